@@ -1,0 +1,44 @@
+# Helpers the chapters use to declare their programs.
+#
+#   ioladder_echo_server(echo_udp_select udp)
+#
+# builds <name>.cpp from the calling chapter folder and registers the program
+# in the list that the tour, the benchmark and the trace generator walk. That
+# one line is all a chapter needs to put a server on the ladder.
+#
+#   ioladder_program(nagging_demo)
+#
+# builds a program that is not an echo server (a demo, a waker experiment).
+
+# The chapter label ("ch01") of the folder the caller lives in ("01-select").
+function(ioladder_chapter_label out)
+  get_filename_component(dir "${CMAKE_CURRENT_SOURCE_DIR}" NAME)
+  string(SUBSTRING "${dir}" 0 2 num)
+  set(${out} "ch${num}" PARENT_SCOPE)
+endfunction()
+
+function(ioladder_program name)
+  add_executable(${name} ${name}.cpp)
+  target_link_libraries(${name} PRIVATE ioladder_common)
+endfunction()
+
+function(ioladder_echo_server name proto)
+  if(NOT proto MATCHES "^(tcp|udp)$")
+    message(FATAL_ERROR "ioladder_echo_server(${name}): protocol must be tcp or udp, not '${proto}'")
+  endif()
+  ioladder_program(${name})
+  ioladder_chapter_label(label)
+  get_filename_component(dir "${CMAKE_CURRENT_SOURCE_DIR}" NAME)
+  set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVERS
+    "${label} ${dir} ${name} ${proto} $<TARGET_FILE:${name}>")
+  set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVER_TARGETS ${name})
+endfunction()
+
+# Writes the registered servers, one per line ("ch01 01-select echo_udp_select
+# udp /abs/path"), to <file> at generate time. Tests, the tour and the bench
+# read this file instead of hard-coding paths.
+function(ioladder_write_server_list file)
+  get_property(servers GLOBAL PROPERTY IOLADDER_SERVERS)
+  list(JOIN servers "\n" content)
+  file(GENERATE OUTPUT "${file}" CONTENT "${content}\n")
+endfunction()
