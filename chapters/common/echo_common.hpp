@@ -26,6 +26,7 @@ namespace ioladder {
 
 inline const char* g_program = "echo";
 inline bool g_verbose = false;
+inline const char* g_summary = "";
 
 struct Options {
     std::string host = "127.0.0.1";
@@ -58,7 +59,7 @@ struct Options {
     std::exit(1);
 }
 
-inline void usage(FILE* out, const char* summary) {
+inline void usage(FILE* out) {
     std::fprintf(out,
                  "usage: %s [--host ADDR] [--port N] [-v] [--help]\n"
                  "%s\n"
@@ -66,14 +67,14 @@ inline void usage(FILE* out, const char* summary) {
                  "  --port N     port to bind, 0 picks a free one (default 2000)\n"
                  "  -v           log every event on stderr\n"
                  "  --help       show this text\n",
-                 g_program, summary);
+                 g_program, g_summary);
 }
 
-[[noreturn]] inline void usage_error(const char* summary, const char* fmt, const char* arg) {
+[[noreturn]] inline void usage_error(const char* fmt, const char* arg) {
     std::fprintf(stderr, "%s: ", g_program);
     std::fprintf(stderr, fmt, arg);
     std::fputc('\n', stderr);
-    usage(stderr, summary);
+    usage(stderr);
     std::exit(2);
 }
 
@@ -84,6 +85,7 @@ inline Options parse_options(int argc, char** argv, const char* summary) {
         const char* slash = std::strrchr(argv[0], '/');
         g_program = slash ? slash + 1 : argv[0];
     }
+    g_summary = summary;
     Options opt;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
@@ -96,11 +98,11 @@ inline Options parse_options(int argc, char** argv, const char* summary) {
         }
         auto take_value = [&]() -> std::string {
             if (has_value) return value;
-            if (i + 1 >= argc) usage_error(summary, "%s needs a value", argv[i]);
+            if (i + 1 >= argc) usage_error("%s needs a value", argv[i]);
             return argv[++i];
         };
         if (arg == "--help" || arg == "-h") {
-            usage(stdout, summary);
+            usage(stdout);
             std::exit(0);
         } else if (arg == "-v" || arg == "--verbose") {
             opt.verbose = true;
@@ -112,10 +114,10 @@ inline Options parse_options(int argc, char** argv, const char* summary) {
             errno = 0;
             unsigned long p = std::strtoul(v.c_str(), &end, 10);
             if (v.empty() || *end != '\0' || errno != 0 || p > 65535 || v[0] == '-')
-                usage_error(summary, "--port: not a port number (0-65535): '%s'", v.c_str());
+                usage_error("--port: not a port number (0-65535): '%s'", v.c_str());
             opt.port = static_cast<uint16_t>(p);
         } else {
-            usage_error(summary, "unknown argument '%s'", argv[i]);
+            usage_error("unknown argument '%s'", argv[i]);
         }
     }
     g_verbose = opt.verbose;
@@ -146,6 +148,35 @@ inline void set_nonblocking(int fd) {
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die("fcntl O_NONBLOCK");
 }
 
+inline void set_cloexec(int fd) {
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) die("fcntl FD_CLOEXEC");
+}
+
+// send() flags for sockets: never raise SIGPIPE on a vanished peer (we also
+// ignore SIGPIPE; macOS has no MSG_NOSIGNAL, so there the ignore does it).
+#ifdef MSG_NOSIGNAL
+inline constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+inline constexpr int kSendFlags = 0;
+#endif
+
+// accept() that returns a non-blocking, close-on-exec socket: one system call
+// with accept4 (Linux, BSD), two more with fcntl elsewhere.
+inline int accept_nonblocking(int listener, sockaddr_storage* peer) {
+    socklen_t len = sizeof *peer;
+    auto* sa = reinterpret_cast<sockaddr*>(peer);
+#if defined(__linux__) || defined(__FreeBSD__)
+    return accept4(listener, sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int fd = accept(listener, sa, &len);
+    if (fd >= 0) {
+        set_nonblocking(fd);
+        set_cloexec(fd);
+    }
+    return fd;
+#endif
+}
+
 // Creates a non-blocking, close-on-exec socket bound to --host/--port.
 // type is SOCK_STREAM (then it also listens) or SOCK_DGRAM. A bind failure
 // names the address and the errno text and exits 1.
@@ -163,10 +194,12 @@ inline int open_bound_socket(const Options& opt, int type) {
         sin6->sin6_port = htons(opt.port);
         len = sizeof *sin6;
     } else {
-        usage_error("", "--host: not a numeric IPv4 or IPv6 address: '%s'", opt.host.c_str());
+        usage_error("--host: not a numeric IPv4 or IPv6 address: '%s'", opt.host.c_str());
     }
-    int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(ss.ss_family, type, 0);
     if (fd < 0) die("socket");
+    set_nonblocking(fd);
+    set_cloexec(fd);
     if (type == SOCK_STREAM) {
         // Lets a restarted server bind while old connections sit in TIME_WAIT.
         int one = 1;
@@ -201,7 +234,11 @@ class ShutdownPipe {
   public:
     ShutdownPipe() {
         int fds[2];
-        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) die("pipe2");
+        if (pipe(fds) < 0) die("pipe");
+        for (int fd : fds) {
+            set_nonblocking(fd);
+            set_cloexec(fd);
+        }
         read_fd_ = fds[0];
         s_write_fd = fds[1]; // published before the handler can run
         struct sigaction sa {};
@@ -253,6 +290,7 @@ class SpareFd {
     void shed_one(int listener) {
         if (fd_ >= 0) close(fd_);
         int c = accept(listener, nullptr, nullptr);
+        // Closing at once sends the client a FIN (or a reset if it already sent data).
         if (c >= 0) close(c);
         fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         warn("out of file descriptors: refused a connection");
