@@ -1,0 +1,13 @@
+# cmake -DPROGRAM=p -DARGUMENT=a -DRC=0|1 -DOUTPUT=regex -P expect_run.cmake
+#
+# Runs `p a` and fails unless it exits with RC and its output matches OUTPUT.
+# Tests the progress program on fixed inputs in the solution build.
+execute_process(COMMAND "${PROGRAM}" "${ARGUMENT}"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT rc STREQUAL RC)
+  message(FATAL_ERROR "expected exit status ${RC}, got ${rc}")
+endif()
+if(NOT out MATCHES "${OUTPUT}")
+  message(FATAL_ERROR "the output does not match the regular expression: ${OUTPUT}")
+endif()
