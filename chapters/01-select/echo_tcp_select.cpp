@@ -79,8 +79,10 @@ int main(int argc, char** argv) {
         std::erase_if(conns, [](const Connection& c) { return c.fd < 0; });
         // [/snippet]
 
-        // Accept after serving, so a new connection's descriptor (perhaps the
-        // number of one just closed) is never mistaken for a ready one above.
+        // New connections join the next round. The ready sets describe only
+        // the descriptors we passed in, and accept() may hand out the number
+        // of one just closed above: a new connection is never tested
+        // against this round's bits.
         // [snippet: accept-guard]
         if (FD_ISSET(listener, &readable)) {
             std::string name;

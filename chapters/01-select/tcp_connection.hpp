@@ -92,6 +92,7 @@ inline bool write_output(Connection& c) {
 }
 // [/snippet]
 
+// [snippet: accept-client]
 // Accepts one pending connection. Returns its descriptor (non-blocking), or -1
 // when there is nothing more to accept right now.
 inline int accept_client(int listener, SpareFd& spare, std::string* name) {
@@ -121,5 +122,6 @@ inline int accept_client(int listener, SpareFd& spare, std::string* name) {
         }
     }
 }
+// [/snippet]
 
 } // namespace ioladder

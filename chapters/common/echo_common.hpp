@@ -230,6 +230,7 @@ inline void announce(int fd, const char* proto) {
 // event loop watches the read end like any socket. A signal handler may only
 // call async-signal-safe functions; write(2) is one. SIGPIPE is ignored so a
 // peer that vanished turns into EPIPE from send(), not a dead server.
+// [snippet: self-pipe]
 class ShutdownPipe {
   public:
     ShutdownPipe() {
@@ -272,6 +273,7 @@ class ShutdownPipe {
     int read_fd_ = -1;
     inline static volatile sig_atomic_t s_write_fd = -1;
 };
+// [/snippet]
 
 // Accepting when the process is out of descriptors (EMFILE) fails but leaves
 // the connection in the backlog, so a level-triggered loop would spin on the
@@ -287,6 +289,7 @@ class SpareFd {
     SpareFd(const SpareFd&) = delete;
     SpareFd& operator=(const SpareFd&) = delete;
 
+    // [snippet: spare-fd]
     void shed_one(int listener) {
         if (fd_ >= 0) close(fd_);
         int c = accept(listener, nullptr, nullptr);
@@ -295,6 +298,7 @@ class SpareFd {
         fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         warn("out of file descriptors: refused a connection");
     }
+    // [/snippet]
 
   private:
     int fd_ = -1;
