@@ -1,0 +1,84 @@
+// The bench machinery, run for a fraction of a second on one server: it must
+// finish and write well-formed output. No figure is judged here; speed is
+// never a test.
+#include "catch_compat.hpp"
+#include "harness.hpp"
+#include "strace.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace ioladder::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    for (std::string part; std::getline(in, part, sep);)
+        out.push_back(part);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("the bench writes a table region, a CSV and an SVG for one server", "[bench]") {
+    std::string md = temp_path("bench-smoke") + ".md", csv = temp_path("bench-smoke") + ".csv",
+                svg = temp_path("bench-smoke") + ".svg";
+    {
+        std::ofstream f(md);
+        f << "# Measuring\n\nbefore\n<!-- bench:begin -->\nold table\n<!-- bench:end -->\nafter\n";
+    }
+    auto run =
+        run_program({IOLADDER_BENCH, "--servers", server_list_path(), "--load", IOLADDER_ECHO_LOAD,
+                     "--book", md, "--csv", csv, "--svg", svg, "--only", "echo_udp_select",
+                     "--rounds", "2", "--duration", "0.2", "--counted", "2000"},
+                    60s);
+    INFO("stdout:\n" << run.out << "\nstderr:\n" << run.err);
+    REQUIRE(run.exit_code == 0);
+
+    // The Markdown region was replaced, the text around it kept.
+    std::string text = slurp(md);
+    CHECK(text.find("old table") == std::string::npos);
+    CHECK(text.find("before\n<!-- bench:begin -->\n") != std::string::npos);
+    CHECK(text.find("<!-- bench:end -->\nafter\n") != std::string::npos);
+    CHECK(text.find("| echo_udp_select | udp 1x1x64B | ") != std::string::npos);
+    CHECK(text.find("| echo_udp_select | udp 8x8x512B | ") != std::string::npos);
+
+    // CSV: the header, then one row per round and load, every row the same width.
+    auto lines = split(slurp(csv), '\n');
+    REQUIRE(lines.size() == 1 + 2 * 2);
+    auto header = split(lines[0], ',');
+    REQUIRE(header.size() == 16);
+    CHECK(header[8] == "msgs_per_s");
+    for (size_t i = 1; i < lines.size(); ++i) {
+        auto cols = split(lines[i] + ",", ','); // a trailing empty field still counts
+        INFO(lines[i]);
+        CHECK(cols.size() == header.size());
+        CHECK(cols[0] == "echo_udp_select");
+        CHECK(std::stod(cols[8]) > 0);   // something was echoed
+        CHECK(std::stol(cols[11]) == 0); // errors: every byte came back intact
+    }
+    if (strace_available().ok) CHECK(!split(lines[1] + ",", ',')[15].empty());
+
+    // SVG: one document, a bar and a label per server and load.
+    std::string pic = slurp(svg);
+    CHECK(pic.rfind("<svg xmlns='http://www.w3.org/2000/svg'", 0) == 0);
+    CHECK(pic.find("</svg>") == pic.size() - 7);
+    size_t bars = 0;
+    for (size_t at = 0; (at = pic.find("<rect x=", at)) != std::string::npos; ++at)
+        ++bars;
+    CHECK(bars == 2);
+
+    for (const auto& f : {md, csv, svg})
+        std::remove(f.c_str());
+}
