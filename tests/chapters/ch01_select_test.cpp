@@ -1,0 +1,259 @@
+// ch01_select_test.cpp: chapter 01-select, graded.
+//
+// The hostile-client suite for the three servers, the command line every echo
+// program shares, the FD_SETSIZE trap that select() sets and poll() does not,
+// and the syscall fingerprint: under strace, select servers wait in select,
+// the poll server in poll, and an echoed message costs a handful of calls.
+#include "catch_compat.hpp"
+#include "harness.hpp"
+#include "hostile.hpp"
+#include "strace.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace ioladder::test;
+using ioladder::test::hostile::figure;
+using ioladder::test::hostile::Outcome;
+using std::chrono::seconds;
+
+IOLADDER_HOSTILE_SUITE("ch01", "echo_udp_select", udp)
+IOLADDER_HOSTILE_SUITE("ch01", "echo_tcp_select", tcp)
+IOLADDER_HOSTILE_SUITE("ch01", "echo_tcp_poll", tcp)
+
+// ---- the command line ------------------------------------------------------
+
+namespace {
+
+std::vector<ServerInfo> chapter_servers() {
+    auto servers = servers_of_chapter("ch01");
+    // Guards the loops below against passing over an empty list.
+    REQUIRE(servers.size() == 3);
+    return servers;
+}
+
+// A socket bound to a free loopback port, like the one a server would need.
+struct TakenPort {
+    int fd = -1;
+    uint16_t port = 0;
+    explicit TakenPort(const std::string& proto) {
+        fd = socket(AF_INET, (proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+        // Listening, so even a server that sets SO_REUSEADDR cannot bind it.
+        if (proto == "tcp") REQUIRE(listen(fd, 1) == 0);
+        socklen_t len = sizeof sin;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+        port = ntohs(sin.sin_port);
+    }
+    ~TakenPort() { close(fd); }
+};
+
+} // namespace
+
+TEST_CASE("every ch01 server prints its usage on stdout and exits 0 for --help", "[ch01][cli]") {
+    for (auto& s : chapter_servers()) {
+        INFO(s.name);
+        RunResult r = run_program({s.path, "--help"});
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.find("usage:") != std::string::npos);
+        CHECK(r.out.find("--port") != std::string::npos);
+    }
+}
+
+TEST_CASE("every ch01 server rejects a bad argument with its usage on stderr and exit 2",
+          "[ch01][cli]") {
+    const std::vector<std::vector<std::string>> bad = {
+        {"--bogus"}, {"--port", "http"}, {"--port", "70000"}, {"--port", "-1"}, {"--port"}};
+    for (auto& s : chapter_servers()) {
+        for (auto& args : bad) {
+            std::vector<std::string> argv{s.path};
+            argv.insert(argv.end(), args.begin(), args.end());
+            RunResult r = run_program(argv);
+            INFO(s.name << " " << args[0] << (args.size() > 1 ? " " + args[1] : "")
+                        << "\nstderr: " << r.err);
+            CHECK(r.exit_code == 2);
+            CHECK(r.err.find("usage:") != std::string::npos);
+            CHECK(r.out.empty());
+        }
+    }
+}
+
+TEST_CASE("every ch01 server names the address and the errno text when its port is taken",
+          "[ch01][cli]") {
+    for (auto& s : chapter_servers()) {
+        TakenPort taken(s.proto);
+        RunResult r = run_program({s.path, "--port", std::to_string(taken.port)});
+        INFO(s.name << " stderr: " << r.err);
+        CHECK(r.exit_code == 1);
+        CHECK(r.err.find("127.0.0.1:" + std::to_string(taken.port)) != std::string::npos);
+        CHECK(r.err.find(std::strerror(EADDRINUSE)) != std::string::npos);
+        CHECK(r.out.find("listening on") == std::string::npos);
+    }
+}
+
+// ---- FD_SETSIZE: select's trap, poll's freedom -----------------------------
+
+namespace {
+
+// Opens `n` connections; returns them (each already accepted by the kernel,
+// not necessarily by the server).
+std::vector<TcpClient> open_connections(uint16_t port, int n) {
+    std::vector<TcpClient> v;
+    v.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+        v.emplace_back(port);
+    return v;
+}
+
+int count_lines_with(const std::string& text, const std::string& what) {
+    std::istringstream in(text);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line))
+        if (line.find(what) != std::string::npos) ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("echo_tcp_select refuses a descriptor at or above FD_SETSIZE and keeps serving",
+          "[ch01][fd_setsize]") {
+    // The server's own descriptors (stdio, listener, shutdown pipe, spare)
+    // come first, so FD_SETSIZE + 50 connections push its accepted
+    // descriptors past FD_SETSIZE - 1.
+    const int extra = FD_SETSIZE + 50;
+    if (auto fds = fd_limit_at_least(extra + 200); !fds.ok) IOLADDER_SKIP(fds.reason);
+    auto proc = ServerProcess::start(find_server("echo_tcp_select").path);
+
+    TcpClient early(proc.port());
+    early.send_all("early");
+    REQUIRE(early.recv_exact(5, seconds(5)) == "early");
+
+    auto conns = open_connections(proc.port(), extra);
+    bool logged = wait_until(
+        [&] { return proc.stderr_text().find("FD_SETSIZE") != std::string::npos; }, seconds(10));
+    INFO("server stderr (first 2000 bytes):\n" << proc.stderr_text().substr(0, 2000));
+    REQUIRE(logged);
+    REQUIRE(proc.running());
+
+    // The refused connection is closed, not left hanging: the last client
+    // (certainly past the limit) sees EOF or a reset.
+    bool closed = false;
+    try {
+        closed = conns.back().recv_until_eof(seconds(5)).empty();
+    } catch (const std::runtime_error& e) {
+        closed = std::string(e.what()).find(std::strerror(ECONNRESET)) != std::string::npos;
+    }
+    CHECK(closed);
+
+    // Clients below the limit are still served: the one from before and one
+    // from the middle of the flood.
+    early.send_all("still here");
+    CHECK(early.recv_exact(10, seconds(5)) == "still here");
+    conns[FD_SETSIZE / 2].send_all("middle");
+    CHECK(conns[FD_SETSIZE / 2].recv_exact(6, seconds(5)) == "middle");
+
+    const int refusals = count_lines_with(proc.stderr_text(), "FD_SETSIZE");
+    figure("echo_tcp_select", "fd_setsize_connections=" + std::to_string(extra + 1) +
+                                  " refusals_logged=" + std::to_string(refusals) +
+                                  " server_fds=" + std::to_string(proc.fd_count()));
+    CHECK(refusals >= 1);
+    conns.clear();
+    CHECK(proc.stop() == 0);
+}
+
+TEST_CASE("echo_tcp_poll serves more connections than FD_SETSIZE", "[ch01][fd_setsize]") {
+    const int n = FD_SETSIZE + 100;
+    if (auto fds = fd_limit_at_least(n + 200); !fds.ok) IOLADDER_SKIP(fds.reason);
+    auto proc = ServerProcess::start(find_server("echo_tcp_poll").path);
+    auto conns = open_connections(proc.port(), n);
+    for (int i = 0; i < n; ++i)
+        conns[i].send_all("client " + std::to_string(i) + ";");
+    for (int i = 0; i < n; ++i) {
+        std::string msg = "client " + std::to_string(i) + ";";
+        INFO("client " << i);
+        REQUIRE(conns[i].recv_exact(msg.size(), seconds(10)) == msg);
+    }
+    // Every connection open at once: the server's descriptors went past
+    // FD_SETSIZE, which select() could not have watched.
+    const int server_fds = proc.fd_count();
+    CHECK(server_fds > FD_SETSIZE);
+    CHECK(proc.stderr_text().find("FD_SETSIZE") == std::string::npos);
+    figure("echo_tcp_poll",
+           "connections=" + std::to_string(n) + " server_fds=" + std::to_string(server_fds));
+    conns.clear();
+    CHECK(proc.stop() == 0);
+}
+
+// ---- syscall fingerprint ---------------------------------------------------
+
+namespace {
+
+bool any_call(const Trace& t, std::initializer_list<const char*> names) {
+    for (auto* n : names)
+        if (t.has_call(n)) return true;
+    return false;
+}
+
+// Runs the echo-cost measurement under strace and checks the trace shows the
+// mechanism: `waits_in` among the calls, none of `never`.
+Outcome check_fingerprint(const std::string& name, std::initializer_list<const char*> waits_in,
+                          std::initializer_list<const char*> never) {
+    if (auto st = strace_available(); !st.ok) return "needs strace: " + st.reason;
+    EchoCost cost = measure_echo_cost(find_server(name), 200);
+    Trace t = parse_strace_file(cost.trace_path);
+    std::ostringstream per_call;
+    for (auto& [call, n] : cost.per_call)
+        per_call << " " << call << "=" << n;
+    figure(name, "syscalls_per_message=" + std::to_string(cost.syscalls_per_message) +
+                     " messages=" + std::to_string(cost.messages) + per_call.str());
+    INFO("trace kept at " << cost.trace_path << "; per message:" << per_call.str());
+    CHECK(cost.exit_code == 0);
+    CHECK(any_call(t, waits_in));
+    for (auto* n : never)
+        CHECK_FALSE(t.has_call(n));
+    // The wait shows up in the steady state, not only at start-up.
+    double waits = 0;
+    for (auto* n : waits_in)
+        if (auto it = cost.per_call.find(n); it != cost.per_call.end()) waits += it->second;
+    CHECK(waits >= 1.0);
+    // A sanity bound, not a speed figure: at least the read and the write,
+    // and not a loop that spins between messages.
+    CHECK(cost.syscalls_per_message >= 2.0);
+    CHECK(cost.syscalls_per_message <= 20.0);
+    std::remove(cost.trace_path.c_str());
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("echo_udp_select waits in select under strace and reports its syscalls per message",
+          "[ch01][strace]") {
+    if (auto skip = check_fingerprint("echo_udp_select", {"select", "pselect6"},
+                                      {"poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_ctl"}))
+        IOLADDER_SKIP(*skip);
+}
+
+TEST_CASE("echo_tcp_select waits in select under strace and reports its syscalls per message",
+          "[ch01][strace]") {
+    if (auto skip = check_fingerprint("echo_tcp_select", {"select", "pselect6"},
+                                      {"poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_ctl"}))
+        IOLADDER_SKIP(*skip);
+}
+
+TEST_CASE("echo_tcp_poll waits in poll under strace and reports its syscalls per message",
+          "[ch01][strace]") {
+    if (auto skip =
+            check_fingerprint("echo_tcp_poll", {"poll", "ppoll"},
+                              {"select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_ctl"}))
+        IOLADDER_SKIP(*skip);
+}

@@ -1,0 +1,86 @@
+// hostile.hpp: the hostile-client conformance suite every echo server passes.
+//
+// A chapter adds a server with one line in its test file:
+//
+//     IOLADDER_HOSTILE_SUITE("ch02", "echo_tcp_epoll_lt", tcp)
+//
+// which expands to one TEST_CASE per hostile behaviour, each named as a
+// sentence that starts with the server's name and tagged [ch02][hostile][tcp].
+// The server is looked up by name in the registered server list.
+//
+// Each case prints what it measured on stdout as "figure: <server> key=value
+// ..." lines, so `ctest -V -L ch01` shows clients, bytes and peak RSS.
+#pragma once
+
+#include "catch_compat.hpp"
+
+#include <optional>
+#include <string>
+
+namespace ioladder::test::hostile {
+
+// What a case returns: a skip reason when the machine lacks what it needs
+// (the TEST_CASE then reports SKIPPED), or nothing when it ran. Failures are
+// reported through Catch2 assertions inside the case.
+using Outcome = std::optional<std::string>;
+
+// TCP
+Outcome tcp_many_concurrent_clients(const std::string& server);
+Outcome tcp_pipelined_megabyte(const std::string& server);
+Outcome tcp_abrupt_resets(const std::string& server);
+Outcome tcp_half_close(const std::string& server);
+Outcome tcp_non_reading_clients_bounded_rss(const std::string& server);
+Outcome tcp_fd_count_back_to_baseline(const std::string& server);
+// UDP
+Outcome udp_burst_beyond_queue(const std::string& server);
+Outcome udp_oversized_datagram(const std::string& server);
+// Both
+Outcome sigterm_exits_zero(const std::string& server);
+Outcome sigterm_closes_every_fd(const std::string& server); // needs strace
+
+// Prints "figure: <server> <text>" on stdout (flushed, so it survives a crash).
+void figure(const std::string& server, const std::string& text);
+
+} // namespace ioladder::test::hostile
+
+// One TEST_CASE; the skip must happen at the TEST_CASE's top level (it
+// returns under Catch2 2), hence the Outcome rather than skipping inside.
+#define IOLADDER_HOSTILE_CASE(label, name, proto, sentence, function)                              \
+    TEST_CASE(name " " sentence, "[" label "][hostile][" #proto "]") {                             \
+        if (auto skip = ::ioladder::test::hostile::function(name)) IOLADDER_SKIP(*skip);           \
+    }
+
+#define IOLADDER_HOSTILE_SUITE(label, name, proto) IOLADDER_HOSTILE_SUITE_##proto(label, name)
+
+#define IOLADDER_HOSTILE_SUITE_tcp(label, name)                                                    \
+    IOLADDER_HOSTILE_CASE(label, name, tcp, "echoes 200 concurrent clients their own bytes",       \
+                          tcp_many_concurrent_clients)                                             \
+    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
+                          "returns 1 MiB sent pipelined before any read in order",                 \
+                          tcp_pipelined_megabyte)                                                  \
+    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
+                          "keeps serving after clients reset mid-stream with output pending",      \
+                          tcp_abrupt_resets)                                                       \
+    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
+                          "delivers the pending echo and then EOF on half-close", tcp_half_close)  \
+    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
+                          "keeps its memory bounded under 1000 clients that never read",           \
+                          tcp_non_reading_clients_bounded_rss)                                     \
+    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
+                          "returns to its baseline fd count after 2000 connect-send-close cycles", \
+                          tcp_fd_count_back_to_baseline)                                           \
+    IOLADDER_HOSTILE_CASE(label, name, tcp, "exits 0 on SIGTERM with clients connected",           \
+                          sigterm_exits_zero)                                                      \
+    IOLADDER_HOSTILE_CASE(label, name, tcp, "closes every fd itself before exiting on SIGTERM",    \
+                          sigterm_closes_every_fd)
+
+#define IOLADDER_HOSTILE_SUITE_udp(label, name)                                                    \
+    IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
+                          "survives a burst beyond its queue and echoes only exact copies",        \
+                          udp_burst_beyond_queue)                                                  \
+    IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
+                          "never echoes a datagram larger than its buffer and logs it",            \
+                          udp_oversized_datagram)                                                  \
+    IOLADDER_HOSTILE_CASE(label, name, udp, "exits 0 on SIGTERM", sigterm_exits_zero)              \
+    IOLADDER_HOSTILE_CASE(label, name, udp, "closes every fd itself before exiting on SIGTERM",    \
+                          sigterm_closes_every_fd)
