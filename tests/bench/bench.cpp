@@ -35,18 +35,22 @@ namespace {
 struct Load {
     std::string proto;
     int conns, depth, size;
+    int idle = 0; // extra connections that never send
     std::string name() const {
-        return proto + " " + std::to_string(conns) + "x" + std::to_string(depth) + "x" +
-               (size >= 1024 && size % 1024 == 0 ? std::to_string(size / 1024) + "KiB"
-                                                 : std::to_string(size) + "B");
+        std::string n = proto + " " + std::to_string(conns) + "x" + std::to_string(depth) + "x";
+        n += size >= 1024 && size % 1024 == 0 ? std::to_string(size / 1024) + "KiB"
+                                              : std::to_string(size) + "B";
+        if (idle) n += " +" + std::to_string(idle) + " idle";
+        return n;
     }
 };
 
-// The loads from the measuring issue: latency-bound (1x1), many connections
-// with pipelining (64x16), larger messages (16x4x4KiB), and UDP.
+// The loads: latency-bound (1x1), many busy connections with pipelining
+// (64x16), larger messages (16x4x4KiB), one busy client among 1000 idle ones
+// (the cost of rescanning every descriptor per wakeup), and UDP.
 const std::vector<Load> kLoads = {
-    {"tcp", 1, 1, 64}, {"tcp", 64, 16, 64}, {"tcp", 16, 4, 4096},
-    {"udp", 1, 1, 64}, {"udp", 8, 8, 512},
+    {"tcp", 1, 1, 64},       {"tcp", 64, 16, 64}, {"tcp", 16, 4, 4096},
+    {"tcp", 1, 1, 64, 1000}, {"udp", 1, 1, 64},   {"udp", 8, 8, 512},
 };
 
 struct Options {
@@ -147,7 +151,9 @@ std::vector<std::string> load_args(const Options& o, const Load& l, uint16_t por
             "--depth",
             std::to_string(l.depth),
             "--size",
-            std::to_string(l.size)};
+            std::to_string(l.size),
+            "--idle",
+            std::to_string(l.idle)};
 }
 
 Sample timed_run(const Options& o, const Cell& cell) {
@@ -267,17 +273,18 @@ std::string markdown(const Options& o, const std::vector<Cell>& cells) {
 
 std::string csv(const std::vector<Cell>& cells) {
     std::ostringstream out;
-    out << "server,chapter,load,proto,conns,depth,size,round,msgs_per_s,p50_us,p99_us,errors,lost,"
+    out << "server,chapter,load,proto,conns,depth,size,idle,round,msgs_per_s,p50_us,p99_us,errors,"
+           "lost,"
            "server_cpu_s,load_cpu_s,syscalls_per_msg\n";
     for (const Cell& c : cells) {
         for (size_t r = 0; r < c.samples.size(); ++r) {
             const Sample& s = c.samples[r];
             out << c.server.name << "," << c.server.chapter << "," << c.load.name() << ","
                 << c.load.proto << "," << c.load.conns << "," << c.load.depth << "," << c.load.size
-                << "," << r + 1 << "," << fmt("%.0f", s.rate) << "," << fmt("%.0f", s.p50) << ","
-                << fmt("%.0f", s.p99) << "," << s.errors << "," << s.lost << ","
-                << fmt("%.3f", s.server_cpu) << "," << fmt("%.3f", s.load_cpu) << ","
-                << (c.syscalls.rfind("n/a", 0) == 0 ? "" : c.syscalls) << "\n";
+                << "," << c.load.idle << "," << r + 1 << "," << fmt("%.0f", s.rate) << ","
+                << fmt("%.0f", s.p50) << "," << fmt("%.0f", s.p99) << "," << s.errors << ","
+                << s.lost << "," << fmt("%.3f", s.server_cpu) << "," << fmt("%.3f", s.load_cpu)
+                << "," << (c.syscalls.rfind("n/a", 0) == 0 ? "" : c.syscalls) << "\n";
         }
     }
     return out.str();

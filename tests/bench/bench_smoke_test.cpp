@@ -58,17 +58,17 @@ TEST_CASE("the bench writes a table region, a CSV and an SVG for one server", "[
     auto lines = split(slurp(csv), '\n');
     REQUIRE(lines.size() == 1 + 2 * 2);
     auto header = split(lines[0], ',');
-    REQUIRE(header.size() == 16);
-    CHECK(header[8] == "msgs_per_s");
+    REQUIRE(header.size() == 17);
+    CHECK(header[9] == "msgs_per_s");
     for (size_t i = 1; i < lines.size(); ++i) {
         auto cols = split(lines[i] + ",", ','); // a trailing empty field still counts
         INFO(lines[i]);
         CHECK(cols.size() == header.size());
         CHECK(cols[0] == "echo_udp_select");
-        CHECK(std::stod(cols[8]) > 0);   // something was echoed
-        CHECK(std::stol(cols[11]) == 0); // errors: every byte came back intact
+        CHECK(std::stod(cols[9]) > 0);   // something was echoed
+        CHECK(std::stol(cols[12]) == 0); // errors: every byte came back intact
     }
-    if (strace_available().ok) CHECK(!split(lines[1] + ",", ',')[15].empty());
+    if (strace_available().ok) CHECK(!split(lines[1] + ",", ',')[16].empty());
 
     // SVG: one document, a bar and a label per server and load.
     std::string pic = slurp(svg);

@@ -1,7 +1,7 @@
 // echo_load.cpp: the load generator the bench uses. One thread, epoll.
 //
 //   echo_load --port P [--proto tcp|udp] [--conns C] [--depth D] [--size S]
-//             [--duration SEC] [--warmup SEC] [--messages N] [--host ADDR]
+//             [--duration SEC] [--warmup SEC] [--messages N] [--idle N] [--host ADDR]
 //
 // Opens C connections (TCP) or C connected sockets (UDP), keeps D messages of
 // S bytes in flight on each, and checks every echoed byte against what was
@@ -17,6 +17,9 @@
 // message is queued for sending to the moment its last byte is back.
 // UDP: each datagram carries (connection, sequence); a datagram not back
 // within --loss-ms is counted lost and replaced, so the depth stays D.
+// --idle N also opens N TCP connections that never send: they cost a server
+// that rescans every descriptor per wakeup (select, poll) and not one that
+// is told only about ready ones (epoll, kqueue, io_uring).
 // Exit status: 0 when no errors, 1 on errors (or nothing echoed), 2 on usage.
 #include <algorithm>
 #include <arpa/inet.h>
@@ -49,6 +52,7 @@ struct Config {
     double duration = 2.0;
     double warmup = 0.3;
     long messages = 0; // > 0: stop after this many instead of a duration
+    int idle = 0;      // extra TCP connections that connect and then do nothing
     int loss_ms = 200;
 };
 
@@ -57,7 +61,7 @@ struct Config {
     std::fprintf(stderr, "usage: echo_load --port P [--proto tcp|udp] [--conns C] [--depth D] "
                          "[--size BYTES]\n"
                          "                 [--duration SEC] [--warmup SEC] [--messages N] "
-                         "[--loss-ms MS] [--host ADDR]\n");
+                         "[--loss-ms MS] [--idle N] [--host ADDR]\n");
     std::exit(2);
 }
 
@@ -104,6 +108,8 @@ Config parse(int argc, char** argv) {
             c.messages = static_cast<long>(number("--messages", v, 1, 1e12));
         else if (a == "--loss-ms")
             c.loss_ms = static_cast<int>(number("--loss-ms", v, 1, 60000));
+        else if (a == "--idle")
+            c.idle = static_cast<int>(number("--idle", v, 0, 100000));
         else
             usage(("unknown argument " + a).c_str());
     }
@@ -463,6 +469,17 @@ int main(int argc, char** argv) {
         r.window_end = r.window_start + static_cast<int64_t>(cfg.duration * 1e9);
     }
 
+    std::vector<int> idle;
+    if (cfg.idle > 0) {
+        sockaddr_in sa = server_address(cfg);
+        for (int i = 0; i < cfg.idle; ++i) {
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) fail("socket (idle connection)");
+            if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
+                fail("connect (idle connection)");
+            idle.push_back(fd);
+        }
+    }
     std::vector<TcpConn> tcp;
     std::vector<UdpConn> udp;
     std::vector<char> buf(256 * 1024), scratch(cfg.size + 16);
@@ -527,6 +544,7 @@ int main(int argc, char** argv) {
         close(c.fd);
     for (auto& c : udp)
         close(c.fd);
+    for (int fd : idle) close(fd);
     close(r.ep);
 
     double window_s = cfg.messages > 0 ? static_cast<double>(now_ns() - start) / 1e9 : cfg.duration;
