@@ -12,7 +12,8 @@
 # untouched stub, where each test case must FAIL (registered as
 # "stub fails: ..." with WILL_FAIL), so no test is vacuous.
 # IOLADDER_EXERCISES=stub (the `exercises` preset) builds the learner's files
-# and adds "exercise progress", which runs last and prints the summary.
+# and prints the progress summary after every test run (CTest's post-test
+# command, see below).
 #
 # This file only defines functions, so the manifest check script
 # (tests/exercises/check_manifest.cmake) can include it in `cmake -P` mode.
@@ -347,19 +348,13 @@ function(ioladder_exercises)
     endforeach()
   else()
     file(GENERATE OUTPUT "${dir}/progress.tsv" CONTENT "${progress_stub}")
-    # "exercise progress" runs after every exercise test (DEPENDS), so it is
-    # defined in the file below, where their names are known. It carries
-    # every chapter's label, so `ctest -L ch01` shows the summary too.
-    string(CONCAT text
-      "add_test([=[exercise progress]=] \"$<TARGET_FILE:exercise_progress>\"\n"
-      "  \"${dir}/progress.tsv\" ${progress_timeout})\n"
-      "set(_tests [=[exercise manifest matches the exercise folders]=])\n"
-      "foreach(_exe ${exes})\n"
-      "  list(APPEND _tests \${\${_exe}_TESTS})\n"
-      "endforeach()\n"
-      "set_tests_properties([=[exercise progress]=] PROPERTIES DEPENDS \"\${_tests}\"\n"
-      "  LABELS \"exercise;progress;${labels}\" TIMEOUT ${total_timeout})\n")
-    set_property(GLOBAL APPEND_STRING PROPERTY IOLADDER_EXERCISE_POST "${text}")
+    # The summary comes last, after CTest's own list of failed tests: CTest
+    # runs CTEST_CUSTOM_POST_TEST (from CTestCustom.cmake in the top build
+    # folder) when every selected test has run, also for `ctest -L ch01`.
+    # --report: print the summary and exit 0 (the failing tests already made
+    # the run fail; a failing post-test command would only add noise).
+    file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/CTestCustom.cmake" CONTENT
+      "set(CTEST_CUSTOM_POST_TEST [=[\"$<TARGET_FILE:exercise_progress>\" \"${dir}/progress.tsv\" ${progress_timeout} --report]=])\n")
   endif()
 
   # Test names (and so labels and DEPENDS) of the discovered test cases are
