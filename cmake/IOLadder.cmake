@@ -9,6 +9,9 @@
 #   ioladder_program(nagging_demo)
 #
 # builds a program that is not an echo server (a demo, a waker experiment).
+# Programs built another way (one source with two wakers, say) add their
+# targets to the global property IOLADDER_PROGRAM_TARGETS themselves, so the
+# tests that run them depend on them.
 
 # The chapter label ("ch01") of the folder the caller lives in ("01-select").
 function(ioladder_chapter_label out)
@@ -20,6 +23,7 @@ endfunction()
 function(ioladder_program name)
   add_executable(${name} ${name}.cpp)
   target_link_libraries(${name} PRIVATE ioladder_common)
+  set_property(GLOBAL APPEND PROPERTY IOLADDER_PROGRAM_TARGETS ${name})
 endfunction()
 
 function(ioladder_echo_server name proto)

@@ -164,6 +164,13 @@ int main(int argc, char** argv) {
         }
     }
 
+    int all_done = 0, all_total = 0;
+    for (const auto& [label, c] : counts) {
+        all_done += c.first;
+        all_total += c.second;
+    }
+    std::printf("\n  all  %s %d/%d\n", bar(all_done, all_total).c_str(), all_done, all_total);
+
     if (!next) {
         std::printf("\nEvery exercise is done. Well played.\n");
         return 0;
