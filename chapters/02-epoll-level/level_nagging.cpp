@@ -1,0 +1,153 @@
+// level_nagging.cpp: level-triggered epoll "nags". A socket with unread data
+// is reported by every epoll_wait() until the data is read; with EPOLLET it
+// is reported once per arrival.
+//
+// What it does
+//   One connected pair of sockets. Six bytes are written into one end and the
+//   other end is registered with epoll. Then epoll_wait() is called N times
+//   (timeout 0: ask, never sleep) without reading, and the program counts how
+//   many of those calls reported the socket. It prints, for N = 10:
+//
+//     level-triggered, 6 bytes unread: reported 10 of 10 waits
+//     level-triggered, after reading them: reported 0 of 10 waits
+//     edge-triggered, 6 bytes unread: reported 1 of 10 waits
+//     edge-triggered, 6 more bytes arrive: reported 1 of 10 waits
+//
+//   Level-triggered readiness is a state ("there is data"), so it is reported
+//   as long as it holds. Edge-triggered readiness is a change ("data
+//   arrived"): reported once, and again only when more arrives. Chapter 03
+//   builds servers on the edge-triggered contract.
+//
+// Run it
+//   ./level_nagging                          (--waits N for another count)
+//   strace -e trace=epoll_ctl,epoll_wait,read,write ./level_nagging --waits 3
+//
+// Left out on purpose: TCP (an AF_UNIX pair behaves the same here and needs
+// no port), several threads on one epoll (chapter 03's EPOLLONESHOT).
+#include "echo_common.hpp"
+
+#include <string>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+using namespace ioladder;
+
+namespace {
+
+// [snippet: count-reports]
+// Calls epoll_wait() `waits` times without touching the socket and returns
+// how many of those calls reported `fd`.
+int count_reports(int epfd, int fd, int waits) {
+    int reports = 0;
+    for (int i = 0; i < waits; ++i) {
+        epoll_event ev[4];
+        int n = epoll_wait(epfd, ev, 4, 0); // timeout 0: report what is ready now
+        if (n < 0) {
+            if (errno == EINTR) { // a signal: this wait did not happen, ask again
+                --i;
+                continue;
+            }
+            die("epoll_wait");
+        }
+        for (int k = 0; k < n; ++k)
+            if (ev[k].data.fd == fd) ++reports;
+    }
+    return reports;
+}
+// [/snippet]
+
+int watching(int fd, uint32_t events) {
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) die("epoll_create1");
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl ADD");
+    return epfd;
+}
+
+void send_bytes(int fd, const char* text) {
+    if (write(fd, text, std::strlen(text)) != static_cast<ssize_t>(std::strlen(text))) die("write");
+}
+
+// Reads everything waiting on the non-blocking fd; returns how many bytes.
+long drain(int fd) {
+    long total = 0;
+    char buf[256];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            total += n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            die("read");
+        } else {
+            return total; // EAGAIN: drained (0, EOF, cannot happen: we keep the writer open)
+        }
+    }
+}
+
+void print_round(const char* what, int reports, int waits) {
+    std::printf("%s: reported %d of %d waits\n", what, reports, waits);
+}
+
+int parse_waits(int argc, char** argv) {
+    int waits = 10;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::printf("usage: %s [--waits N] [--help]\n"
+                        "Counts how often epoll_wait() reports a socket whose data is not read,\n"
+                        "level-triggered and then edge-triggered.\n"
+                        "  --waits N  epoll_wait() calls per round, 1-1000000 (default 10)\n",
+                        g_program);
+            std::exit(0);
+        }
+        if (arg == "--waits" && i + 1 < argc) {
+            char* end = nullptr;
+            long n = std::strtol(argv[++i], &end, 10);
+            if (*argv[i] != '\0' && *end == '\0' && n >= 1 && n <= 1000000) {
+                waits = static_cast<int>(n);
+                continue;
+            }
+        }
+        warn("bad argument '%s' (try --help)", argv[i]);
+        std::exit(2);
+    }
+    return waits;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    g_program = "level_nagging";
+    const int waits = parse_waits(argc, argv);
+
+    int sv[2]; // sv[0] writes, sv[1] is watched
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        die("socketpair");
+
+    // [snippet: level]
+    int lt = watching(sv[1], EPOLLIN); // level-triggered: the default
+    send_bytes(sv[0], "hello\n");
+    print_round("level-triggered, 6 bytes unread", count_reports(lt, sv[1], waits), waits);
+    drain(sv[1]);
+    print_round("level-triggered, after reading them", count_reports(lt, sv[1], waits), waits);
+    close(lt);
+    // [/snippet]
+
+    // [snippet: edge]
+    int et = watching(sv[1], EPOLLIN | EPOLLET);
+    send_bytes(sv[0], "hello\n");
+    print_round("edge-triggered, 6 bytes unread", count_reports(et, sv[1], waits), waits);
+    send_bytes(sv[0], "again\n");
+    print_round("edge-triggered, 6 more bytes arrive", count_reports(et, sv[1], waits), waits);
+    close(et);
+    // [/snippet]
+
+    drain(sv[1]);
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+}

@@ -1,0 +1,104 @@
+// mio_empty.cpp: an epoll instance with nothing registered but a waker, the
+// equivalent of the seed's mio-empty.
+//
+// What it shows
+//   - What a mio-style event loop sets up before you register anything: the
+//     epoll instance, the waker's descriptor, and one EPOLL_CTL_ADD for it.
+//     Then it sleeps in epoll_wait, using no CPU, until something wakes it.
+//   - The waker doubles as the shutdown path: the SIGINT/SIGTERM handler sets
+//     a flag and calls wake(), which is async-signal-safe (one write(2)).
+//
+// Run it (built twice, once per waker):
+//   ./mio_empty_eventfd          (Ctrl-C stops it; it exits 0)
+//   strace -f ./mio_empty_selfpipe
+// and compare pipe2 + EPOLL_CTL_ADD of the read end with eventfd2 + ADD.
+//
+// Left out on purpose: any socket. That is the point.
+#include "echo_common.hpp"
+#include "waker.hpp"
+
+#include <csignal>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+using namespace ioladder;
+using ioladder::ch03::Waker;
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+Waker* g_waker = nullptr; // set before the handler is installed
+
+// [snippet: signal-wakes]
+// A signal handler may only call async-signal-safe functions (signal-safety(7)).
+// Setting a sig_atomic_t and wake() (one write(2), errno preserved) qualify.
+void on_signal(int) {
+    g_stop = 1;      // the reason first...
+    g_waker->wake(); // ...then the wake, so the loop sees the reason when it wakes
+}
+// [/snippet]
+
+void install_handlers(void (*handler)(int)) {
+    struct sigaction sa {};
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, nullptr) < 0 || sigaction(SIGTERM, &sa, nullptr) < 0)
+        die("sigaction");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    g_program =
+        argc > 0 && std::strrchr(argv[0], '/') ? std::strrchr(argv[0], '/') + 1 : "mio_empty";
+    if (argc > 1) {
+        bool help = std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0;
+        std::fprintf(help ? stdout : stderr,
+                     "usage: %s [--help]\n"
+                     "An epoll instance with nothing registered but its waker (%s). It waits\n"
+                     "until SIGINT or SIGTERM, whose handler wakes it, then exits 0.\n",
+                     g_program, Waker::kind());
+        return help ? 0 : 2;
+    }
+
+    // [snippet: empty-setup]
+    Waker waker;
+    g_waker = &waker;
+    install_handlers(on_signal);
+
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) die("epoll_create1");
+    epoll_event ev{};
+    ev.events = EPOLLIN; // level-triggered: readable until reset() drains it
+    ev.data.fd = waker.fd();
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, waker.fd(), &ev) < 0) die("epoll_ctl ADD waker");
+    // [/snippet]
+    std::printf("%s: pid %d waiting in epoll_wait, nothing registered but its waker (%s, fd %d)\n",
+                g_program, static_cast<int>(getpid()), Waker::kind(), waker.fd());
+    std::fflush(stdout);
+
+    // [snippet: empty-loop]
+    int wakeups = 0;
+    for (bool stop = false; !stop;) {
+        epoll_event events[4];
+        int n = epoll_wait(epfd, events, 4, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue; // the handler ran here; its wake is pending
+            die("epoll_wait");
+        }
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.fd != waker.fd()) continue; // nothing else is registered
+            ++wakeups;
+            // Drain first, then look at the reason: a wake that lands after
+            // the drain stays pending and is seen on the next turn.
+            waker.reset();
+            stop = g_stop != 0;
+        }
+    }
+    // [/snippet]
+
+    install_handlers(SIG_DFL); // no handler may touch the waker once it is gone
+    close(epfd);
+    std::printf("%s: stopped by a signal after %d wakeup(s)\n", g_program, wakeups);
+    return 0;
+}

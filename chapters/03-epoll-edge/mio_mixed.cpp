@@ -1,0 +1,202 @@
+// mio_mixed.cpp: one epoll instance fed by a socket and by another thread,
+// the equivalent of the seed's mio-mixed.
+//
+// What it shows
+//   - System events (a UDP datagram arrived) and user-space events (a timer
+//     thread says "tick") reach the same epoll_wait. The timer thread cannot
+//     make a socket readable, so it calls wake(), and the waker's descriptor
+//     becomes readable like any socket.
+//   - The reason travels beside the wake: the thread counts its ticks in an
+//     atomic, the signal handler sets a flag, then each calls wake(). The loop
+//     drains the waker first and reads the reasons after, so no reason is
+//     missed (a wake after the drain leaves the descriptor readable again).
+//   - The loop counts timer wakeups and datagrams separately, and echoes the
+//     datagrams.
+//
+// Run it (built twice, once per waker):
+//   ./mio_mixed_eventfd --port 2000 --interval-ms 3000     (3 s, as in the seed)
+//   nc -u 127.0.0.1 2000
+//   strace -f ./mio_mixed_selfpipe --interval-ms 1000
+// and watch the timer thread's write() end the main thread's epoll_wait.
+//
+// Left out on purpose: the outgoing queue of the real UDP echo servers
+// (echo_udp_epoll_et). A datagram the socket cannot send right now is
+// dropped and logged; memory stays fixed either way.
+#include "echo_common.hpp"
+#include "waker.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <stop_token>
+#include <sys/epoll.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace ioladder;
+using ioladder::ch03::Waker;
+
+namespace {
+
+constexpr std::size_t kMaxDatagram = 2048;
+constexpr int kReadBudget = 16; // datagrams per wakeup, so the waker is not starved
+constexpr const char* kSummary =
+    "UDP echo plus a timer thread that wakes the epoll loop through a waker.\n"
+    "  --interval-ms N  the timer thread wakes the loop every N ms (default 3000)\n"
+    "  --ticks K        exit 0 after K timer wakeups (default 0: until SIGINT/SIGTERM)";
+
+volatile sig_atomic_t g_stop = 0;
+Waker* g_waker = nullptr;
+
+void on_signal(int) {
+    g_stop = 1;
+    g_waker->wake(); // async-signal-safe: one write(2), errno preserved
+}
+
+void install_handlers(void (*handler)(int)) {
+    struct sigaction sa {};
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, nullptr) < 0 || sigaction(SIGTERM, &sa, nullptr) < 0)
+        die("sigaction");
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+// Takes "--name N" or "--name=N" out of argv (so parse_options does not see
+// it) and returns N, or `fallback` when it is absent. Exits 2 on a bad value.
+long take_count_option(int& argc, char** argv, const char* name, long fallback) {
+    const std::size_t len = std::strlen(name);
+    for (int i = 1; i < argc; ++i) {
+        if (std::strncmp(argv[i], name, len) != 0) continue;
+        const char* value = nullptr;
+        int used = 1;
+        if (argv[i][len] == '=') {
+            value = argv[i] + len + 1;
+        } else if (argv[i][len] == '\0' && i + 1 < argc) {
+            value = argv[i + 1];
+            used = 2;
+        } else {
+            continue; // "--tickstock" or a missing value: parse_options will complain
+        }
+        char* end = nullptr;
+        errno = 0;
+        long n = std::strtol(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || errno != 0 || n < 0 || n > 86400000)
+            usage_error("%s: not a count (0-86400000)", name);
+        for (int j = i; j + used <= argc; ++j)
+            argv[j] = argv[j + used]; // argv[argc] is the terminating nullptr
+        argc -= used;
+        return n;
+    }
+    return fallback;
+}
+
+// Echoes up to kReadBudget datagrams; returns how many were echoed.
+int echo_datagrams(int sock) {
+    int echoed = 0;
+    for (int i = 0; i < kReadBudget; ++i) {
+        char buf[kMaxDatagram];
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof peer;
+        // MSG_TRUNC: the return value is the datagram's real size (udp(7)).
+        ssize_t n = recvfrom(sock, buf, sizeof buf, MSG_TRUNC, reinterpret_cast<sockaddr*>(&peer),
+                             &peer_len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) warn("recvfrom: %s", std::strerror(errno));
+            break; // EAGAIN: drained
+        }
+        if (static_cast<std::size_t>(n) > sizeof buf) {
+            warn("dropped a %zd-byte datagram from %s: larger than the buffer", n,
+                 address_text(peer).c_str());
+            continue;
+        }
+        if (sendto(sock, buf, static_cast<std::size_t>(n), kSendFlags,
+                   reinterpret_cast<sockaddr*>(&peer), peer_len) < 0) {
+            // EAGAIN included: no queue here (see the header), UDP may drop.
+            warn("sendto %s: %s (datagram dropped)", address_text(peer).c_str(),
+                 std::strerror(errno));
+            continue;
+        }
+        ++echoed;
+    }
+    return echoed;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc > 0 && std::strrchr(argv[0], '/')) g_program = std::strrchr(argv[0], '/') + 1;
+    g_summary = kSummary; // for a usage message from take_count_option
+    long interval_ms = take_count_option(argc, argv, "--interval-ms", 3000);
+    long max_ticks = take_count_option(argc, argv, "--ticks", 0);
+    Options opt = parse_options(argc, argv, kSummary);
+    if (interval_ms == 0) usage_error("--interval-ms: %s", "must be at least 1");
+
+    Waker waker;
+    g_waker = &waker;
+    install_handlers(on_signal);
+    int sock = open_bound_socket(opt, SOCK_DGRAM);
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) die("epoll_create1");
+    for (int fd : {sock, waker.fd()}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN; // level-triggered, both
+        ev.data.fd = fd;
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl ADD");
+    }
+    announce(sock, "udp");
+
+    // [snippet: timer-thread]
+    std::atomic<long> ticks_sent{0};
+    std::jthread timer([&](std::stop_token stop) {
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock lock(m);
+        // Sleeps one interval; returns early (true) only when asked to stop.
+        while (!cv.wait_for(lock, stop, std::chrono::milliseconds(interval_ms),
+                            [&] { return stop.stop_requested(); })) {
+            ticks_sent.fetch_add(1, std::memory_order_relaxed); // the reason...
+            waker.wake();                                       // ...then the wake
+        }
+    });
+    // [/snippet]
+
+    // [snippet: mixed-loop]
+    long timer_wakeups = 0, datagrams = 0;
+    bool stop = false;
+    while (!stop && (max_ticks == 0 || timer_wakeups < max_ticks)) {
+        epoll_event events[8];
+        int n = epoll_wait(epfd, events, 8, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue; // the handler ran here; its wake is pending
+            die("epoll_wait");
+        }
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.fd == waker.fd()) {
+                waker.reset(); // drain first, then read the reasons
+                stop = g_stop != 0;
+                if (stop) break;
+                ++timer_wakeups;
+                IOLADDER_LOG("timer wakeup %ld (ticks sent so far %ld)", timer_wakeups,
+                             ticks_sent.load(std::memory_order_relaxed));
+            } else {
+                int echoed = echo_datagrams(sock);
+                datagrams += echoed;
+                IOLADDER_LOG("echoed %d datagram(s)", echoed);
+            }
+        }
+    }
+    // [/snippet]
+
+    timer.request_stop();
+    timer.join();
+    install_handlers(SIG_DFL); // no handler may touch the waker once it is gone
+    close(epfd);
+    close(sock);
+    std::printf("%s: waker=%s ticks_sent=%ld timer_wakeups=%ld datagrams=%ld\n", g_program,
+                Waker::kind(), ticks_sent.load(), timer_wakeups, datagrams);
+    return 0;
+}
