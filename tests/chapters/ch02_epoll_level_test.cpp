@@ -31,68 +31,17 @@ using std::chrono::seconds;
 IOLADDER_HOSTILE_SUITE("ch02", "echo_udp_epoll_lt", udp)
 IOLADDER_HOSTILE_SUITE("ch02", "echo_tcp_epoll_lt", tcp)
 
-// ---- the command line ------------------------------------------------------
+// The command line (--help, bad arguments, a taken port) is checked for every
+// server by IOLADDER_HOSTILE_SUITE above.
 
-namespace {
-
-std::vector<ServerInfo> chapter_servers() {
-    auto servers = servers_of_chapter("ch02");
-    // Guards the loops below against passing over an empty list.
-    REQUIRE(servers.size() == 2);
-    return servers;
-}
-
-// A socket bound to a free loopback port, like the one a server would need.
-struct TakenPort {
-    int fd = -1;
-    uint16_t port = 0;
-    explicit TakenPort(const std::string& proto) {
-        fd = socket(AF_INET, (proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
-        if (proto == "tcp") REQUIRE(listen(fd, 1) == 0);
-        socklen_t len = sizeof sin;
-        getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
-        port = ntohs(sin.sin_port);
-    }
-    ~TakenPort() { close(fd); }
-};
-
-} // namespace
-
-TEST_CASE("every ch02 server answers --help with its usage and bad arguments with exit 2",
-          "[ch02][cli]") {
-    for (auto& s : chapter_servers()) {
+TEST_CASE("every ch02 server's --help says it runs on epoll", "[ch02][cli]") {
+    for (const auto& s : servers_of_chapter("ch02")) {
         INFO(s.name);
         RunResult help = run_program({s.path, "--help"});
         CHECK(help.exit_code == 0);
-        CHECK(help.out.find("usage:") != std::string::npos);
         CHECK(help.out.find("epoll") != std::string::npos);
-        for (auto& args : std::vector<std::vector<std::string>>{{"--bogus"}, {"--port", "http"}}) {
-            std::vector<std::string> argv{s.path};
-            argv.insert(argv.end(), args.begin(), args.end());
-            RunResult r = run_program(argv);
-            INFO(args[0] << " stderr: " << r.err);
-            CHECK(r.exit_code == 2);
-            CHECK(r.err.find("usage:") != std::string::npos);
-            CHECK(r.out.empty());
-        }
     }
-}
-
-TEST_CASE("every ch02 server names the address and the errno text when its port is taken",
-          "[ch02][cli]") {
-    for (auto& s : chapter_servers()) {
-        TakenPort taken(s.proto);
-        RunResult r = run_program({s.path, "--port", std::to_string(taken.port)});
-        INFO(s.name << " stderr: " << r.err);
-        CHECK(r.exit_code == 1);
-        CHECK(r.err.find("127.0.0.1:" + std::to_string(taken.port)) != std::string::npos);
-        CHECK(r.err.find(std::strerror(EADDRINUSE)) != std::string::npos);
-        CHECK(r.out.find("listening on") == std::string::npos);
-    }
+    CHECK(servers_of_chapter("ch02").size() == 2); // the loop above ran over both
 }
 
 // ---- no FD_SETSIZE ---------------------------------------------------------

@@ -36,72 +36,8 @@ IOLADDER_HOSTILE_SUITE("ch03", "echo_udp_epoll_et", udp)
 IOLADDER_HOSTILE_SUITE("ch03", "echo_tcp_epoll_et", tcp)
 IOLADDER_HOSTILE_SUITE("ch03", "echo_tcp_epoll_fair", tcp)
 
-// ---- the command line ------------------------------------------------------
-
-namespace {
-
-const std::vector<std::string> kServers = {"echo_udp_epoll_et", "echo_tcp_epoll_et",
-                                           "echo_tcp_epoll_fair"};
-
-// A socket bound to a free loopback port, like the one a server would need.
-struct TakenPort {
-    int fd = -1;
-    uint16_t port = 0;
-    explicit TakenPort(const std::string& proto) {
-        fd = socket(AF_INET, (proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
-        if (proto == "tcp") REQUIRE(listen(fd, 1) == 0);
-        socklen_t len = sizeof sin;
-        getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
-        port = ntohs(sin.sin_port);
-    }
-    ~TakenPort() { close(fd); }
-};
-
-} // namespace
-
-TEST_CASE("every ch03 server prints its usage on stdout and exits 0 for --help", "[ch03][cli]") {
-    for (auto& name : kServers) {
-        INFO(name);
-        RunResult r = run_program({find_server(name).path, "--help"});
-        CHECK(r.exit_code == 0);
-        CHECK(r.out.find("usage:") != std::string::npos);
-        CHECK(r.out.find("--port") != std::string::npos);
-    }
-}
-
-TEST_CASE("every ch03 server rejects a bad argument with its usage on stderr and exit 2",
-          "[ch03][cli]") {
-    const std::vector<std::vector<std::string>> bad = {
-        {"--bogus"}, {"--port", "http"}, {"--port", "70000"}, {"--port"}};
-    for (auto& name : kServers) {
-        for (auto& args : bad) {
-            std::vector<std::string> argv{find_server(name).path};
-            argv.insert(argv.end(), args.begin(), args.end());
-            RunResult r = run_program(argv);
-            INFO(name << " " << args[0] << "\nstderr: " << r.err);
-            CHECK(r.exit_code == 2);
-            CHECK(r.err.find("usage:") != std::string::npos);
-            CHECK(r.out.empty());
-        }
-    }
-}
-
-TEST_CASE("every ch03 server names the address and the errno text when its port is taken",
-          "[ch03][cli]") {
-    for (auto& name : kServers) {
-        ServerInfo s = find_server(name);
-        TakenPort taken(s.proto);
-        RunResult r = run_program({s.path, "--port", std::to_string(taken.port)});
-        INFO(name << " stderr: " << r.err);
-        CHECK(r.exit_code == 1);
-        CHECK(r.err.find("127.0.0.1:" + std::to_string(taken.port)) != std::string::npos);
-        CHECK(r.err.find(std::strerror(EADDRINUSE)) != std::string::npos);
-    }
-}
+// The command line (--help, bad arguments, a taken port) is checked for every
+// server by IOLADDER_HOSTILE_SUITE above.
 
 // ---- syscall fingerprint ---------------------------------------------------
 

@@ -14,10 +14,13 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <netinet/in.h>
 #include <poll.h>
 #include <set>
 #include <sstream>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 namespace ioladder::test::hostile {
 
@@ -672,6 +675,71 @@ Busy make_busy(const ServerProcess& proc) {
 }
 
 } // namespace
+
+// ---- the command line -------------------------------------------------------
+
+namespace {
+
+// A socket bound to a free loopback port and, for TCP, listening, so even a
+// server that sets SO_REUSEADDR cannot bind it.
+struct TakenPort {
+    int fd = -1;
+    uint16_t port = 0;
+    explicit TakenPort(const std::string& proto) {
+        fd = socket(AF_INET, (proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+        REQUIRE(fd >= 0);
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+        if (proto == "tcp") REQUIRE(listen(fd, 1) == 0);
+        socklen_t len = sizeof sin;
+        REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+        port = ntohs(sin.sin_port);
+    }
+    ~TakenPort() { close(fd); }
+    TakenPort(const TakenPort&) = delete;
+    TakenPort& operator=(const TakenPort&) = delete;
+};
+
+} // namespace
+
+Outcome cli_help(const std::string& server) {
+    RunResult r = run_program({find_server(server).path, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("usage:") != std::string::npos);
+    CHECK(r.out.find("--port") != std::string::npos);
+    return {};
+}
+
+Outcome cli_bad_arguments(const std::string& server) {
+    const std::vector<std::vector<std::string>> bad = {
+        {"--bogus"}, {"--port", "http"}, {"--port", "70000"}, {"--port", "-1"}, {"--port"}};
+    for (const auto& args : bad) {
+        std::vector<std::string> argv{find_server(server).path};
+        argv.insert(argv.end(), args.begin(), args.end());
+        RunResult r = run_program(argv);
+        INFO(args[0] << (args.size() > 1 ? " " + args[1] : "") << "\nstderr: " << r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("usage:") != std::string::npos);
+        CHECK(r.out.empty());
+    }
+    return {};
+}
+
+Outcome cli_port_taken(const std::string& server) {
+    ServerInfo s = find_server(server);
+    TakenPort taken(s.proto);
+    RunResult r = run_program({s.path, "--port", std::to_string(taken.port)});
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("127.0.0.1:" + std::to_string(taken.port)) != std::string::npos);
+    CHECK(r.err.find(std::strerror(EADDRINUSE)) != std::string::npos);
+    CHECK(r.out.find("listening on") == std::string::npos);
+    return {};
+}
+
+// ---- shutdown ----------------------------------------------------------------
 
 Outcome sigterm_exits_zero(const std::string& server) {
     auto proc = start_server(server);

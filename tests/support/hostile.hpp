@@ -34,7 +34,11 @@ Outcome tcp_fd_count_back_to_baseline(const std::string& server);
 // UDP
 Outcome udp_burst_beyond_queue(const std::string& server);
 Outcome udp_oversized_datagram(const std::string& server);
-// Both
+// Both: the command line every echo server shares (SPEC: "What every echo
+// program does"), then shutdown.
+Outcome cli_help(const std::string& server);
+Outcome cli_bad_arguments(const std::string& server);
+Outcome cli_port_taken(const std::string& server);
 Outcome sigterm_exits_zero(const std::string& server);
 Outcome sigterm_closes_every_fd(const std::string& server); // needs strace
 
@@ -69,6 +73,14 @@ void figure(const std::string& server, const std::string& text);
     IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
                           "returns to its baseline fd count after 2000 connect-send-close cycles", \
                           tcp_fd_count_back_to_baseline)                                           \
+    IOLADDER_HOSTILE_CASE(label, name, tcp, "prints its usage on stdout and exits 0 for --help",   \
+                          cli_help)                                                                \
+    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
+                          "rejects a bad argument with its usage on stderr and exit 2",            \
+                          cli_bad_arguments)                                                       \
+    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
+                          "names the address and the errno text when its port is taken",           \
+                          cli_port_taken)                                                          \
     IOLADDER_HOSTILE_CASE(label, name, tcp, "exits 0 on SIGTERM with clients connected",           \
                           sigterm_exits_zero)                                                      \
     IOLADDER_HOSTILE_CASE(label, name, tcp, "closes every fd itself before exiting on SIGTERM",    \
@@ -81,6 +93,14 @@ void figure(const std::string& server, const std::string& text);
     IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
                           "never echoes a datagram larger than its buffer and logs it",            \
                           udp_oversized_datagram)                                                  \
+    IOLADDER_HOSTILE_CASE(label, name, udp, "prints its usage on stdout and exits 0 for --help",   \
+                          cli_help)                                                                \
+    IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
+                          "rejects a bad argument with its usage on stderr and exit 2",            \
+                          cli_bad_arguments)                                                       \
+    IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
+                          "names the address and the errno text when its port is taken",           \
+                          cli_port_taken)                                                          \
     IOLADDER_HOSTILE_CASE(label, name, udp, "exits 0 on SIGTERM", sigterm_exits_zero)              \
     IOLADDER_HOSTILE_CASE(label, name, udp, "closes every fd itself before exiting on SIGTERM",    \
                           sigterm_closes_every_fd)
