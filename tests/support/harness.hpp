@@ -82,6 +82,8 @@ class ServerProcess {
     // From /proc/<pid>/status (VmRSS, VmHWM) and /proc/<pid>/fd. -1 if the
     // process is gone.
     long rss_kib() const;
+    // VmHWM: the kernel updates it lazily, so it is only guaranteed to be
+    // at least VmRSS within one read, not against an earlier rss_kib().
     long peak_rss_kib() const;
     int fd_count() const;
 

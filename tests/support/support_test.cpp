@@ -161,8 +161,12 @@ TEST_CASE("a server process is started, measured and stopped with its exit code"
     CHECK(p.proto() == "tcp");
     CHECK(p.listening_line() == "listening on 127.0.0.1:5555 (tcp)");
     CHECK(p.running());
+    // Both read from /proc. VmHWM is at least VmRSS only within one read of
+    // /proc/PID/status: the kernel keeps the peak lazily and reports the
+    // larger of it and the current size, so after the process shrinks a
+    // later peak can be below an earlier current size (seen: 1760 < 1764).
     CHECK(p.rss_kib() > 0);
-    CHECK(p.peak_rss_kib() >= p.rss_kib());
+    CHECK(p.peak_rss_kib() > 0);
     CHECK(p.fd_count() >= 3);
     CHECK(wait_until([&] { return p.stderr_text() == "a log line\n"; }, seconds(2)));
     CHECK(p.stop() == 0);
