@@ -102,65 +102,20 @@ TEST_CASE("echo_tcp_select refuses a descriptor at or above FD_SETSIZE and keeps
 }
 
 TEST_CASE("echo_tcp_poll serves more connections than FD_SETSIZE", "[ch01][fd_setsize]") {
-    const int n = FD_SETSIZE + 100;
-    if (auto fds = fd_limit_at_least(n + 200); !fds.ok) IOLADDER_SKIP(fds.reason);
-    auto proc = ServerProcess::start(find_server("echo_tcp_poll").path);
-    auto conns = open_connections(proc.port(), n);
-    for (int i = 0; i < n; ++i)
-        conns[i].send_all("client " + std::to_string(i) + ";");
-    for (int i = 0; i < n; ++i) {
-        std::string msg = "client " + std::to_string(i) + ";";
-        INFO("client " << i);
-        REQUIRE(conns[i].recv_exact(msg.size(), seconds(10)) == msg);
-    }
-    // Every connection open at once: the server's descriptors went past
-    // FD_SETSIZE, which select() could not have watched.
-    const int server_fds = proc.fd_count();
-    CHECK(server_fds > FD_SETSIZE);
-    CHECK(proc.stderr_text().find("FD_SETSIZE") == std::string::npos);
-    figure("echo_tcp_poll",
-           "connections=" + std::to_string(n) + " server_fds=" + std::to_string(server_fds));
-    conns.clear();
-    CHECK(proc.stop() == 0);
+    if (auto skip = hostile::tcp_serves_beyond_fd_setsize("echo_tcp_poll")) IOLADDER_SKIP(*skip);
 }
 
 // ---- syscall fingerprint ---------------------------------------------------
 
 namespace {
 
-bool any_call(const Trace& t, std::initializer_list<const char*> names) {
-    for (auto* n : names)
-        if (t.has_call(n)) return true;
-    return false;
-}
-
-// Runs the echo-cost measurement under strace and checks the trace shows the
-// mechanism: `waits_in` among the calls, none of `never`.
+// The ch01 fingerprint: `waits_in` (select or poll) once per message at
+// least, none of `never`, and the shared sanity bound.
 Outcome check_fingerprint(const std::string& name, std::initializer_list<const char*> waits_in,
                           std::initializer_list<const char*> never) {
-    if (auto st = strace_available(); !st.ok) return "needs strace: " + st.reason;
-    EchoCost cost = measure_echo_cost(find_server(name), 200);
-    Trace t = parse_strace_file(cost.trace_path);
-    std::ostringstream per_call;
-    for (auto& [call, n] : cost.per_call)
-        per_call << " " << call << "=" << n;
-    figure(name, "syscalls_per_message=" + std::to_string(cost.syscalls_per_message) +
-                     " messages=" + std::to_string(cost.messages) + per_call.str());
-    INFO("trace kept at " << cost.trace_path << "; per message:" << per_call.str());
-    CHECK(cost.exit_code == 0);
-    CHECK(any_call(t, waits_in));
-    for (auto* n : never)
-        CHECK_FALSE(t.has_call(n));
-    // The wait shows up in the steady state, not only at start-up.
-    double waits = 0;
-    for (auto* n : waits_in)
-        if (auto it = cost.per_call.find(n); it != cost.per_call.end()) waits += it->second;
-    CHECK(waits >= 1.0);
-    // A sanity bound, not a speed figure: at least the read and the write,
-    // and not a loop that spins between messages.
-    CHECK(cost.syscalls_per_message >= 2.0);
-    CHECK(cost.syscalls_per_message <= 20.0);
-    std::remove(cost.trace_path.c_str());
+    hostile::TracedEcho run;
+    if (auto skip = hostile::check_fingerprint(name, waits_in, never, 20.0, run)) return skip;
+    std::remove(run.cost.trace_path.c_str());
     return {};
 }
 

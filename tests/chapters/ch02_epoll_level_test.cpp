@@ -48,28 +48,8 @@ TEST_CASE("every ch02 server's --help says it runs on epoll", "[ch02][cli]") {
 
 TEST_CASE("echo_tcp_epoll_lt serves more connections than FD_SETSIZE at once",
           "[ch02][fd_setsize]") {
-    const int n = FD_SETSIZE + 100;
-    if (auto fds = fd_limit_at_least(n + 200); !fds.ok) IOLADDER_SKIP(fds.reason);
-    auto proc = ServerProcess::start(find_server("echo_tcp_epoll_lt").path);
-    std::vector<TcpClient> conns;
-    conns.reserve(n);
-    for (int i = 0; i < n; ++i)
-        conns.emplace_back(proc.port());
-    for (int i = 0; i < n; ++i)
-        conns[i].send_all("client " + std::to_string(i) + ";");
-    for (int i = 0; i < n; ++i) {
-        std::string msg = "client " + std::to_string(i) + ";";
-        INFO("client " << i);
-        REQUIRE(conns[i].recv_exact(msg.size(), seconds(10)) == msg);
-    }
-    // Every connection is open at once, so the server holds descriptors past
-    // FD_SETSIZE - 1: select() could not have watched them.
-    const int server_fds = proc.fd_count();
-    CHECK(server_fds > FD_SETSIZE);
-    figure("echo_tcp_epoll_lt",
-           "connections=" + std::to_string(n) + " server_fds=" + std::to_string(server_fds));
-    conns.clear();
-    CHECK(proc.stop() == 0);
+    if (auto skip = hostile::tcp_serves_beyond_fd_setsize("echo_tcp_epoll_lt"))
+        IOLADDER_SKIP(*skip);
 }
 
 // ---- syscall fingerprint ---------------------------------------------------
@@ -180,35 +160,18 @@ Outcome check_toggle(const std::string& name) {
 // Counts calls per echoed message over 200 sequential round trips and checks
 // the mechanism: epoll waits, no select/poll, two MODs per message.
 Outcome check_fingerprint(const std::string& name) {
-    if (auto st = strace_available(); !st.ok) return "needs strace: " + st.reason;
-    EchoCost cost = measure_echo_cost(find_server(name), 200);
-    Trace t = parse_strace_file(cost.trace_path);
-    std::ostringstream per_call;
-    for (auto& [call, n] : cost.per_call)
-        per_call << " " << call << "=" << n;
-    figure(name, "syscalls_per_message=" + std::to_string(cost.syscalls_per_message) +
-                     " messages=" + std::to_string(cost.messages) + per_call.str());
-    INFO("trace kept at " << cost.trace_path << "; per message:" << per_call.str());
-    CHECK(cost.exit_code == 0);
-    CHECK((t.has_call("epoll_wait") || t.has_call("epoll_pwait")));
-    CHECK(t.has_call("epoll_create1"));
-    for (const char* never : {"select", "pselect6", "poll", "ppoll"})
-        CHECK_FALSE(t.has_call(never));
-    auto per = [&](const char* call) {
-        auto it = cost.per_call.find(call);
-        return it == cost.per_call.end() ? 0.0 : it->second;
-    };
+    hostile::TracedEcho run;
+    if (auto skip = hostile::check_fingerprint(name, {"epoll_wait", "epoll_pwait"},
+                                               {"select", "pselect6", "poll", "ppoll"}, 20.0, run))
+        return skip;
+    INFO("trace kept at " << run.cost.trace_path);
+    CHECK(run.trace.has_call("epoll_create1"));
     // One message, one round trip: EPOLLOUT on after the read, off after the
     // send. Fewer would mean write interest left on (or never used); more, a
     // MOD that changes nothing.
-    CHECK(per("epoll_ctl") >= 1.5);
-    CHECK(per("epoll_ctl") <= 2.5);
-    CHECK(per("epoll_wait") + per("epoll_pwait") >= 1.0);
-    // A sanity bound, not a speed figure: at least the read and the write,
-    // and not a loop that spins between messages.
-    CHECK(cost.syscalls_per_message >= 2.0);
-    CHECK(cost.syscalls_per_message <= 20.0);
-    std::remove(cost.trace_path.c_str());
+    CHECK(run.per("epoll_ctl") >= 1.5);
+    CHECK(run.per("epoll_ctl") <= 2.5);
+    std::remove(run.cost.trace_path.c_str());
     return {};
 }
 

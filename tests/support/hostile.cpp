@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <set>
 #include <sstream>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
@@ -736,6 +737,68 @@ Outcome cli_port_taken(const std::string& server) {
     CHECK(r.err.find("127.0.0.1:" + std::to_string(taken.port)) != std::string::npos);
     CHECK(r.err.find(std::strerror(EADDRINUSE)) != std::string::npos);
     CHECK(r.out.find("listening on") == std::string::npos);
+    return {};
+}
+
+// ---- checks several chapters share ----------------------------------------
+
+Outcome tcp_serves_beyond_fd_setsize(const std::string& server) {
+    const int n = FD_SETSIZE + 100;
+    if (auto fds = fd_limit_at_least(n + 200); !fds.ok) return fds.reason;
+    auto proc = start_server(server);
+    std::vector<TcpClient> conns;
+    conns.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+        conns.emplace_back(proc.port());
+    for (int i = 0; i < n; ++i)
+        conns[static_cast<size_t>(i)].send_all("client " + std::to_string(i) + ";");
+    for (int i = 0; i < n; ++i) {
+        std::string msg = "client " + std::to_string(i) + ";";
+        INFO("client " << i);
+        REQUIRE(conns[static_cast<size_t>(i)].recv_exact(msg.size(), seconds(10)) == msg);
+    }
+    // Every connection is open at once, so the server holds descriptors past
+    // FD_SETSIZE - 1: select() could not have watched them.
+    const int server_fds = proc.fd_count();
+    CHECK(server_fds > FD_SETSIZE);
+    CHECK(proc.stderr_text().find("FD_SETSIZE") == std::string::npos);
+    figure(server,
+           "connections=" + std::to_string(n) + " server_fds=" + std::to_string(server_fds));
+    conns.clear();
+    CHECK(proc.stop() == 0);
+    return {};
+}
+
+double TracedEcho::per(const std::string& name) const {
+    auto it = cost.per_call.find(name);
+    return it == cost.per_call.end() ? 0.0 : it->second;
+}
+
+Outcome check_fingerprint(const std::string& server, std::initializer_list<const char*> waits_in,
+                          std::initializer_list<const char*> never, double max_per_message,
+                          TracedEcho& out) {
+    if (auto st = strace_available(); !st.ok) return "needs strace: " + st.reason;
+    out.cost = measure_echo_cost(find_server(server), 200);
+    out.trace = parse_strace_file(out.cost.trace_path);
+    std::ostringstream per_call;
+    for (auto& [call, n] : out.cost.per_call)
+        per_call << " " << call << "=" << n;
+    figure(server, "syscalls_per_message=" + std::to_string(out.cost.syscalls_per_message) +
+                       " messages=" + std::to_string(out.cost.messages) + per_call.str());
+    INFO("trace kept at " << out.cost.trace_path << "; per message:" << per_call.str());
+    CHECK(out.cost.exit_code == 0);
+    // The wait shows up in the steady state, once per message at least, not
+    // only at start-up.
+    double waits = 0;
+    for (const char* w : waits_in)
+        waits += out.per(w);
+    CHECK(waits >= 1.0);
+    for (const char* n : never)
+        CHECK_FALSE(out.trace.has_call(n));
+    // A sanity bound, not a speed figure: at least the read and the write,
+    // and not a loop that spins between messages.
+    CHECK(out.cost.syscalls_per_message >= 2.0);
+    CHECK(out.cost.syscalls_per_message <= max_per_message);
     return {};
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "catch_compat.hpp"
+#include "strace.hpp"
 
 #include <optional>
 #include <string>
@@ -45,6 +46,30 @@ Outcome sigterm_closes_every_fd(const std::string& server); // needs strace
 // Prints "figure: <server> <text>" on stdout (flushed, so it survives a crash).
 void figure(const std::string& server, const std::string& text);
 
+// Chapter checks that several chapters share (called from their test files,
+// not part of IOLADDER_HOSTILE_SUITE, because not every server passes them).
+
+// Opens FD_SETSIZE + 100 connections at once and has every one echoed: a
+// server that is not limited by select()'s bitmap. Needs RLIMIT_NOFILE room.
+Outcome tcp_serves_beyond_fd_setsize(const std::string& server);
+
+// The syscall fingerprint: the server's echo measured under strace
+// (measure_echo_cost, 200 round trips), printed as a figure; then a clean
+// exit, a wait among `waits_in` at least once per echoed message, none of
+// `never` anywhere in the trace, and 2..max_per_message calls per message (a
+// sanity bound, not a speed figure). `out` keeps the cost and the parsed
+// trace for the chapter's own checks; the caller removes the trace file
+// (out.cost.trace_path) when it is done. Returns a skip reason without strace.
+struct TracedEcho {
+    EchoCost cost;
+    Trace trace;
+    // Calls of `name` per echoed message in the measured window, 0 if none.
+    double per(const std::string& name) const;
+};
+Outcome check_fingerprint(const std::string& server, std::initializer_list<const char*> waits_in,
+                          std::initializer_list<const char*> never, double max_per_message,
+                          TracedEcho& out);
+
 } // namespace ioladder::test::hostile
 
 // One TEST_CASE; the skip must happen at the TEST_CASE's top level (it
@@ -54,7 +79,8 @@ void figure(const std::string& server, const std::string& text);
         if (auto skip = ::ioladder::test::hostile::function(name)) IOLADDER_SKIP(*skip);           \
     }
 
-#define IOLADDER_HOSTILE_SUITE(label, name, proto) IOLADDER_HOSTILE_SUITE_##proto(label, name)
+#define IOLADDER_HOSTILE_SUITE(label, name, proto)                                                 \
+    IOLADDER_HOSTILE_SUITE_##proto(label, name) IOLADDER_HOSTILE_SUITE_BOTH(label, name, proto)
 
 #define IOLADDER_HOSTILE_SUITE_tcp(label, name)                                                    \
     IOLADDER_HOSTILE_CASE(label, name, tcp, "echoes 200 concurrent clients their own bytes",       \
@@ -73,18 +99,8 @@ void figure(const std::string& server, const std::string& text);
     IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
                           "returns to its baseline fd count after 2000 connect-send-close cycles", \
                           tcp_fd_count_back_to_baseline)                                           \
-    IOLADDER_HOSTILE_CASE(label, name, tcp, "prints its usage on stdout and exits 0 for --help",   \
-                          cli_help)                                                                \
-    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
-                          "rejects a bad argument with its usage on stderr and exit 2",            \
-                          cli_bad_arguments)                                                       \
-    IOLADDER_HOSTILE_CASE(label, name, tcp,                                                        \
-                          "names the address and the errno text when its port is taken",           \
-                          cli_port_taken)                                                          \
     IOLADDER_HOSTILE_CASE(label, name, tcp, "exits 0 on SIGTERM with clients connected",           \
-                          sigterm_exits_zero)                                                      \
-    IOLADDER_HOSTILE_CASE(label, name, tcp, "closes every fd itself before exiting on SIGTERM",    \
-                          sigterm_closes_every_fd)
+                          sigterm_exits_zero)
 
 #define IOLADDER_HOSTILE_SUITE_udp(label, name)                                                    \
     IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
@@ -93,14 +109,17 @@ void figure(const std::string& server, const std::string& text);
     IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
                           "never echoes a datagram larger than its buffer and logs it",            \
                           udp_oversized_datagram)                                                  \
-    IOLADDER_HOSTILE_CASE(label, name, udp, "prints its usage on stdout and exits 0 for --help",   \
+    IOLADDER_HOSTILE_CASE(label, name, udp, "exits 0 on SIGTERM", sigterm_exits_zero)
+
+// The command line and the clean exit, the same for every server.
+#define IOLADDER_HOSTILE_SUITE_BOTH(label, name, proto)                                            \
+    IOLADDER_HOSTILE_CASE(label, name, proto, "prints its usage on stdout and exits 0 for --help", \
                           cli_help)                                                                \
-    IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
+    IOLADDER_HOSTILE_CASE(label, name, proto,                                                      \
                           "rejects a bad argument with its usage on stderr and exit 2",            \
                           cli_bad_arguments)                                                       \
-    IOLADDER_HOSTILE_CASE(label, name, udp,                                                        \
+    IOLADDER_HOSTILE_CASE(label, name, proto,                                                      \
                           "names the address and the errno text when its port is taken",           \
                           cli_port_taken)                                                          \
-    IOLADDER_HOSTILE_CASE(label, name, udp, "exits 0 on SIGTERM", sigterm_exits_zero)              \
-    IOLADDER_HOSTILE_CASE(label, name, udp, "closes every fd itself before exiting on SIGTERM",    \
+    IOLADDER_HOSTILE_CASE(label, name, proto, "closes every fd itself before exiting on SIGTERM",  \
                           sigterm_closes_every_fd)
