@@ -199,27 +199,6 @@ function(_ioladder_exercise_build prefix i source suffix exe_out)
   set(${exe_out} ${exe} PARENT_SCOPE)
 endfunction()
 
-# Registers the Catch2 test cases of <exe> as CTest tests named "<case><suffix>",
-# with the project's timeout and skip rule (as ioladder_catch_tests does; it
-# is not used here because a PREFIX cannot end in a space, CMake -D trims it,
-# and a list of LABELS does not survive catch_discover_tests). The labels are
-# set by a file CTest includes after the discovered tests; see below.
-function(_ioladder_exercise_tests exe suffix labels will_fail)
-  set(props TIMEOUT 30 SKIP_REGULAR_EXPRESSION "SKIPPED:")
-  if(will_fail)
-    list(APPEND props WILL_FAIL TRUE)
-  endif()
-  if(Catch2_VERSION VERSION_GREATER_EQUAL 3)
-    list(APPEND props SKIP_RETURN_CODE 4)
-  endif()
-  catch_discover_tests(${exe} TEST_SUFFIX "${suffix}" PROPERTIES ${props})
-  string(CONCAT text
-    "if(${exe}_TESTS)\n"
-    "  set_tests_properties(\${${exe}_TESTS} PROPERTIES LABELS \"${labels}\")\n"
-    "endif()\n")
-  set_property(GLOBAL APPEND_STRING PROPERTY IOLADDER_EXERCISE_POST "${text}")
-endfunction()
-
 # Reads the manifest, builds and registers every exercise's tests, the
 # manifest check and (stub mode) the progress summary. Called from
 # tests/exercises/CMakeLists.txt (after tests/CMakeLists.txt has done
@@ -277,10 +256,10 @@ function(ioladder_exercises)
 
     if(IOLADDER_EXERCISES STREQUAL "solution")
       _ioladder_exercise_build(ex ${i} "${ex_${i}_SOLUTION}" "" exe)
-      _ioladder_exercise_tests(${exe} " (${label} ${name})" "${label};exercise" FALSE)
+      ioladder_catch_tests(${exe} LABELS ${label} exercise SUFFIX " (${label} ${name})" TIMEOUT 30)
       _ioladder_exercise_build(ex ${i} "${ex_${i}_STUB}" "_stub" stub_exe)
-      _ioladder_exercise_tests(${stub_exe} " (${label} ${name}, must fail on the stub)"
-        "${label};exercise;stub" TRUE)
+      ioladder_catch_tests(${stub_exe} LABELS ${label} exercise stub WILL_FAIL TIMEOUT 30
+        SUFFIX " (${label} ${name}, must fail on the stub)")
       string(APPEND progress_solution "${line}\t$<TARGET_FILE:${exe}>\t\n")
       string(APPEND progress_stub "${line}\t$<TARGET_FILE:${stub_exe}>\t\n")
       if(i EQUAL 0)
@@ -290,7 +269,7 @@ function(ioladder_exercises)
       endif()
     else()
       _ioladder_exercise_build(ex ${i} "${ex_${i}_STUB}" "" exe)
-      _ioladder_exercise_tests(${exe} " (${label} ${name})" "${label};exercise" FALSE)
+      ioladder_catch_tests(${exe} LABELS ${label} exercise SUFFIX " (${label} ${name})" TIMEOUT 30)
       string(APPEND progress_stub "${line}\t$<TARGET_FILE:${exe}>\t\n")
       list(APPEND exes ${exe})
     endif()
@@ -357,10 +336,4 @@ function(ioladder_exercises)
       "set(CTEST_CUSTOM_POST_TEST [=[\"$<TARGET_FILE:exercise_progress>\" \"${dir}/progress.tsv\" ${progress_timeout} --report]=])\n")
   endif()
 
-  # Test names (and so labels and DEPENDS) of the discovered test cases are
-  # only known once catch_discover_tests has run the executables at build
-  # time; its files set <exe>_TESTS. CTest includes this file after them.
-  get_property(post GLOBAL PROPERTY IOLADDER_EXERCISE_POST)
-  file(GENERATE OUTPUT "${dir}/exercise_tests_post.cmake" CONTENT "${post}")
-  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${dir}/exercise_tests_post.cmake")
 endfunction()

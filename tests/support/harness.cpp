@@ -720,29 +720,25 @@ std::string temp_path(const std::string& stem) {
            std::to_string(getpid()) + "-" + std::to_string(++counter) + "-";
 }
 
-bool built_with_asan() {
-#if defined(__SANITIZE_ADDRESS__)
-    return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return true;
+// GCC defines __SANITIZE_ADDRESS__/__SANITIZE_THREAD__; clang answers
+// __has_feature(address_sanitizer/thread_sanitizer).
+#if defined(__has_feature)
+#define IOLADDER_HAS_FEATURE(x) __has_feature(x)
 #else
-    return false;
+#define IOLADDER_HAS_FEATURE(x) 0
 #endif
+
+bool built_with_asan() {
+#if defined(__SANITIZE_ADDRESS__) || IOLADDER_HAS_FEATURE(address_sanitizer)
+    return true;
 #else
     return false;
 #endif
 }
 
 bool built_with_tsan() {
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || IOLADDER_HAS_FEATURE(thread_sanitizer)
     return true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    return true;
-#else
-    return false;
-#endif
 #else
     return false;
 #endif
