@@ -693,9 +693,16 @@ std::vector<Problem> Checker::programs() {
                            "chapter folder has programs but no book chapter " + rel(md)});
             continue;
         }
-        const auto& d = doc(md);
+        // A long chapter may continue in book/<folder>-<part>.md files: a
+        // program or exercise may be named in any part.
+        std::string prose = doc(md).prose;
+        std::string part_prefix = ch.filename().string() + "-";
+        for (const auto& f : book_files()) {
+            std::string fname = f.filename().string();
+            if (fname.rfind(part_prefix, 0) == 0) prose += "\n" + doc(f).prose;
+        }
         for (const auto& p : progs)
-            if (!mentions_word(d.prose, p))
+            if (!mentions_word(prose, p))
                 out.push_back({Kind::ProgramNotInBook, rel(md), 0,
                                "program " + rel(ch / (p + ".cpp")) +
                                    " is never named in the chapter's text (outside quoted "
@@ -706,7 +713,7 @@ std::vector<Problem> Checker::programs() {
                 exercises.push_back(e.path().stem().string());
         std::sort(exercises.begin(), exercises.end());
         for (const auto& x : exercises)
-            if (!mentions_word(d.prose, x))
+            if (!mentions_word(prose, x))
                 out.push_back({Kind::ExerciseNotInBook, rel(md), 0,
                                "exercise " + x + " (" + rel(ch / "exercises" / (x + ".hpp")) +
                                    ") is never named in the chapter's text"});
