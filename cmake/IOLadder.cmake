@@ -26,16 +26,27 @@ function(ioladder_program name)
   set_property(GLOBAL APPEND PROPERTY IOLADDER_PROGRAM_TARGETS ${name})
 endfunction()
 
+#   ioladder_echo_server(echo_tcp_epoll_lt_armfirst tcp PROGRAM echo_tcp_epoll_lt ARGS --arm-first)
+#
+# registers a variant: a program already built, always run with ARGS, under
+# its own name, so the tour, the bench and the suites treat it as a server.
 function(ioladder_echo_server name proto)
+  cmake_parse_arguments(arg "" "PROGRAM" "ARGS" ${ARGN})
   if(NOT proto MATCHES "^(tcp|udp)$")
     message(FATAL_ERROR "ioladder_echo_server(${name}): protocol must be tcp or udp, not '${proto}'")
   endif()
-  ioladder_program(${name})
+  if(arg_PROGRAM)
+    set(target ${arg_PROGRAM})
+  else()
+    ioladder_program(${name})
+    set(target ${name})
+  endif()
   ioladder_chapter_label(label)
   get_filename_component(dir "${CMAKE_CURRENT_SOURCE_DIR}" NAME)
-  set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVERS
-    "${label} ${dir} ${name} ${proto} $<TARGET_FILE:${name}>")
-  set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVER_TARGETS ${name})
+  list(JOIN arg_ARGS " " args)
+  string(STRIP "${label} ${dir} ${name} ${proto} $<TARGET_FILE:${target}> ${args}" line)
+  set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVERS "${line}")
+  set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVER_TARGETS ${target})
 endfunction()
 
 # Writes the registered servers, one per line ("ch01 01-select echo_udp_select

@@ -31,8 +31,8 @@ using namespace ioladder;
 int main(int argc, char** argv) {
     Options opt = parse_options(argc, argv, "TCP echo server on poll() for many clients.");
     ShutdownPipe shutdown;
-    SpareFd spare;
     int listener = open_bound_socket(opt, SOCK_STREAM);
+    Acceptor acceptor(listener);
     announce(listener, "tcp");
 
     // [snippet: pollfd-array]
@@ -50,10 +50,15 @@ int main(int argc, char** argv) {
             if (conns[i].wants_write()) events |= POLLOUT;
             pfds[2 + i].events = events;
         }
+        // While accepting backs off, poll() must not watch the listener (it
+        // would report it at once, again and again). A negative fd is skipped
+        // by poll() (poll(2)); ~fd keeps the number recoverable.
+        pfds[1].fd = acceptor.backing_off() ? ~listener : listener;
         // [/snippet]
 
         // [snippet: wait-and-dispatch]
-        int ready = poll(pfds.data(), pfds.size(), -1);
+        int timeout = acceptor.backing_off() ? acceptor.backoff_ms() : -1;
+        int ready = poll(pfds.data(), pfds.size(), timeout);
         if (ready < 0) {
             if (errno == EINTR) continue;
             die("poll");
@@ -66,8 +71,9 @@ int main(int argc, char** argv) {
             bool keep = true;
             // POLLERR/POLLHUP arrive unasked: the read or write below then
             // returns the error (or EOF) and we close.
-            if (rev & (POLLOUT | POLLERR)) keep = write_output(c);
-            if (keep && (rev & (POLLIN | POLLHUP | POLLERR))) keep = read_into_output(c);
+            if (rev & (POLLOUT | POLLERR)) keep = write_output(c) != WriteStatus::failed;
+            // One read, and its echo sent at once (write first).
+            if (keep && (rev & (POLLIN | POLLHUP | POLLERR))) keep = read_and_echo(c);
             if (rev & POLLNVAL) keep = false; // not open: a bug, but never spin on it
             if (keep && !c.finished()) {
                 ++i;
@@ -86,10 +92,11 @@ int main(int argc, char** argv) {
         // [/snippet]
 
         // [snippet: accept]
-        if (pfds[1].revents & POLLIN) {
+        // After a back-off the listener is tried again even if poll() timed out.
+        if ((pfds[1].revents & POLLIN) || (ready == 0 && pfds[1].fd < 0)) {
             std::string name;
             for (int n = 0; n < 64; ++n) { // bounded: the others get their turn
-                int fd = accept_client(listener, spare, &name);
+                int fd = acceptor.accept_one(&name);
                 if (fd < 0) break;
                 IOLADDER_LOG("%s: accepted as fd %d", name.c_str(), fd);
                 conns.emplace_back(fd, name);

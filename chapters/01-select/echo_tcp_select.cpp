@@ -5,8 +5,10 @@
 //     sets are rebuilt from connection state before every call, and the
 //     kernel scans every descriptor up to the highest one we pass.
 //   - Per-connection state drives interest: read only while the connection's
-//     64 KiB output buffer has room (backpressure), write only while output is
-//     pending, and after the client half-closes, echo what is left, then close.
+//     64 KiB output buffer has room (backpressure), and after the client
+//     half-closes, echo what is left, then close.
+//   - Write first: the echo is sent straight after the read. Write interest is
+//     asked for only while output is still pending, after send() said EAGAIN.
 //   - The FD_SETSIZE trap: an fd_set holds descriptors 0..1023. FD_SET() on a
 //     larger one writes past the end of the bitmap (memory corruption, no
 //     error). This server refuses such connections with a log line and keeps
@@ -17,8 +19,8 @@
 //   nc 127.0.0.1 2000
 //   strace -o tcp.trace ./echo_tcp_select --port 2000
 //
-// The connection buffer code is in tcp_connection.hpp, shared with
-// echo_tcp_poll.cpp, so the two servers differ only in the mechanism.
+// The connection code is in chapters/common/tcp_connection.hpp, shared with
+// every TCP server of the ladder, so the servers differ only in the mechanism.
 // Left out on purpose: timeouts for idle clients, TLS, IPv6 dual-stack.
 #include "echo_common.hpp"
 #include "tcp_connection.hpp"
@@ -32,8 +34,8 @@ using namespace ioladder;
 int main(int argc, char** argv) {
     Options opt = parse_options(argc, argv, "TCP echo server on select() for many clients.");
     ShutdownPipe shutdown;
-    SpareFd spare;
     int listener = open_bound_socket(opt, SOCK_STREAM);
+    Acceptor acceptor(listener);
     if (listener >= FD_SETSIZE || shutdown.fd() >= FD_SETSIZE) {
         warn("descriptor %d is not below FD_SETSIZE (%d); select() cannot watch it",
              std::max(listener, shutdown.fd()), FD_SETSIZE);
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
         FD_ZERO(&readable);
         FD_ZERO(&writable);
         FD_SET(shutdown.fd(), &readable);
-        FD_SET(listener, &readable);
+        if (!acceptor.backing_off()) FD_SET(listener, &readable); // see accept-guard
         int maxfd = std::max(shutdown.fd(), listener);
         for (const Connection& c : conns) {
             if (c.wants_read()) FD_SET(c.fd, &readable);
@@ -58,7 +60,10 @@ int main(int argc, char** argv) {
         // [/snippet]
 
         // [snippet: wait-and-dispatch]
-        int ready = select(maxfd + 1, &readable, &writable, nullptr, nullptr);
+        // While accepting backs off, wait at most until it may try again.
+        timeval backoff{0, acceptor.backoff_ms() * 1000};
+        timeval* timeout = acceptor.backing_off() ? &backoff : nullptr;
+        int ready = select(maxfd + 1, &readable, &writable, nullptr, timeout);
         if (ready < 0) {
             if (errno == EINTR) continue;
             die("select");
@@ -67,9 +72,10 @@ int main(int argc, char** argv) {
 
         for (Connection& c : conns) {
             bool keep = true;
-            // Write first: draining output makes room for the read below.
-            if (FD_ISSET(c.fd, &writable)) keep = write_output(c);
-            if (keep && FD_ISSET(c.fd, &readable)) keep = read_into_output(c);
+            // Pending output first: draining it makes room for the read below.
+            if (FD_ISSET(c.fd, &writable)) keep = write_output(c) != WriteStatus::failed;
+            // One read, and its echo sent at once (write first).
+            if (keep && FD_ISSET(c.fd, &readable)) keep = read_and_echo(c);
             if (!keep || c.finished()) {
                 IOLADDER_LOG("%s: closed", c.name.c_str());
                 close(c.fd);
@@ -84,10 +90,10 @@ int main(int argc, char** argv) {
         // of one just closed above: a new connection is never tested
         // against this round's bits.
         // [snippet: accept-guard]
-        if (FD_ISSET(listener, &readable)) {
+        if (FD_ISSET(listener, &readable) || (ready == 0 && !acceptor.backing_off())) {
             std::string name;
             for (int n = 0; n < 64; ++n) { // bounded: the others get their turn
-                int fd = accept_client(listener, spare, &name);
+                int fd = acceptor.accept_one(&name);
                 if (fd < 0) break;
                 if (fd >= FD_SETSIZE) {
                     // FD_SET(fd) would write outside the fd_set: refuse instead.

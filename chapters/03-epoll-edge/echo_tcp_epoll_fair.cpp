@@ -42,10 +42,10 @@ constexpr int kAcceptBudget = 64;
 // Unlike serve_until_blocked() in echo_tcp_epoll_et.cpp this stops with work
 // left; the caller queues the connection again (has_work() says so).
 // Returns false when the connection must be closed.
-bool take_turn(Connection& c) {
-    if (!write_output(c)) return false;
-    if (!read_into_output(c, kReadBudget)) return false;
-    if (!write_output(c)) return false;
+bool take_turn(EdgeConnection& c) {
+    if (!write_until_blocked(c)) return false;
+    if (!read_until_drained(c, kReadBudget)) return false;
+    if (!write_until_blocked(c)) return false; // write first: the echo goes out in this turn
     return !c.finished();
 }
 // [/snippet]
@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
     Options opt = parse_options(
         argc, argv, "TCP echo server on EPOLLET with a per-turn budget and a ready queue.");
     ShutdownPipe shutdown;
-    SpareFd spare;
     int listener = open_bound_socket(opt, SOCK_STREAM);
+    Acceptor acceptor(listener);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");
 
@@ -70,16 +70,16 @@ int main(int argc, char** argv) {
     if (epoll_ctl(ep, EPOLL_CTL_ADD, shutdown.fd(), &ev) < 0) die("epoll_ctl ADD shutdown pipe");
     announce(listener, "tcp");
 
-    std::unordered_map<int, Connection> conns;
+    std::unordered_map<int, EdgeConnection> conns;
     std::deque<int> ready;       // connections with work left, in turn order
     bool listener_ready = false; // an edge came and accept() has not said EAGAIN since
 
-    auto make_ready = [&](Connection& c) {
+    auto make_ready = [&](EdgeConnection& c) {
         if (c.queued) return; // at most once in the queue
         c.queued = true;
         ready.push_back(c.fd);
     };
-    auto close_connection = [&](Connection& c) {
+    auto close_connection = [&](EdgeConnection& c) {
         IOLADDER_LOG("%s: closed", c.name.c_str());
         int fd = c.fd; // a copy: erase() destroys c
         close(fd);     // also removes it from the epoll interest list
@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
         // [snippet: wait-or-poll]
         // Owing work (a queued connection, a listener not yet drained) means
         // we must not sleep: poll for new events with timeout 0 and go on.
-        int timeout = (ready.empty() && !listener_ready) ? -1 : 0;
+        // A listener whose accepting backs off is owed work a little later.
+        int timeout = !ready.empty() ? 0 : listener_ready ? acceptor.backoff_ms() : -1;
         int n = epoll_wait(ep, events, 64, timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -108,7 +109,8 @@ int main(int argc, char** argv) {
                 // Events only record what the edge said and queue the
                 // connection; the work happens in turns, below.
                 uint32_t e = events[i].events;
-                if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) it->second.readable = true;
+                if (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) it->second.readable = true;
+                if (e & EPOLLRDHUP) it->second.rdhup = true;
                 if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) it->second.writable = true;
                 make_ready(it->second);
             }
@@ -121,10 +123,10 @@ int main(int argc, char** argv) {
             std::string name;
             int accepted = 0;
             for (; accepted < kAcceptBudget; ++accepted) {
-                int c = accept_client(listener, spare, &name);
+                int c = acceptor.accept_one(&name);
                 if (c < 0) break;
                 epoll_event cev{};
-                cev.events = EPOLLIN | EPOLLOUT | EPOLLET; // once, for its lifetime
+                cev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET; // once, for its lifetime
                 cev.data.fd = c;
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev) < 0) {
                     warn("epoll_ctl ADD %s: %s", name.c_str(), std::strerror(errno));
@@ -135,7 +137,8 @@ int main(int argc, char** argv) {
                 conns.try_emplace(c, c, name);
             }
             // Budget spent: the backlog may hold more, and no edge will say so.
-            listener_ready = accepted == kAcceptBudget;
+            // Backing off: connections are still queued; try again shortly.
+            listener_ready = accepted == kAcceptBudget || acceptor.backing_off();
         }
         // [/snippet]
 
@@ -148,7 +151,7 @@ int main(int argc, char** argv) {
             ready.pop_front();
             auto it = conns.find(fd);
             if (it == conns.end()) continue; // cannot happen: closing happens in turns
-            Connection& c = it->second;
+            EdgeConnection& c = it->second;
             c.queued = false;
             if (!take_turn(c)) {
                 close_connection(c);
@@ -161,7 +164,6 @@ int main(int argc, char** argv) {
 
     // Shutting down: one non-blocking attempt to send what is pending, then close.
     for (auto& [fd, c] : conns) {
-        c.writable = true;
         write_output(c);
         close(fd);
     }

@@ -22,6 +22,7 @@
 //
 // Left out on purpose: recvmmsg/sendmmsg batching, connected UDP sockets.
 #include "echo_common.hpp"
+#include "udp_queue.hpp"
 
 #include <array>
 #include <sys/epoll.h>
@@ -32,105 +33,29 @@ using namespace ioladder;
 
 namespace {
 
-constexpr std::size_t kQueueSlots = 64;    // as in the seed: a small, fixed queue
-constexpr std::size_t kMaxDatagram = 2048; // larger datagrams are dropped, not truncated
-
-struct Datagram {
-    sockaddr_storage peer;
-    socklen_t peer_len;
-    std::size_t size;
-    std::array<char, kMaxDatagram> data;
-};
-
-// A fixed ring of datagrams waiting to be echoed, as in chapter 01.
-class OutQueue {
-  public:
-    OutQueue() : slots_(kQueueSlots) {}
-    bool empty() const { return count_ == 0; }
-    bool full() const { return count_ == slots_.size(); }
-    Datagram& free_slot() { return slots_[(head_ + count_) % slots_.size()]; }
-    void push() { ++count_; } // commits the slot returned by free_slot()
-    Datagram& front() { return slots_[head_]; }
-    void pop() {
-        head_ = (head_ + 1) % slots_.size();
-        --count_;
-    }
-
-  private:
-    std::vector<Datagram> slots_;
-    std::size_t head_ = 0;
-    std::size_t count_ = 0;
-};
-
 // What the edges told us, kept until a system call says EAGAIN.
 struct Readiness {
     bool readable = false;
     bool writable = false;
 };
 
-// [snippet: read-datagrams]
-// Reads until recvmsg() says EAGAIN or the queue is full. Only EAGAIN
-// clears `readable`: a full queue leaves datagrams in the socket, and the
-// kernel will not report them again.
-void read_datagrams(int sock, OutQueue& queue, Readiness& r) {
-    while (r.readable && !queue.full()) {
-        Datagram& d = queue.free_slot();
-        iovec iov{d.data.data(), d.data.size()};
-        msghdr msg{};
-        msg.msg_name = &d.peer;
-        msg.msg_namelen = sizeof d.peer;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        ssize_t n = recvmsg(sock, &msg, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                r.readable = false; // drained: the next EPOLLIN edge sets it again
-                return;
-            }
-            // ENOMEM and the like: stop instead of retrying in a tight loop.
-            // Each datagram that arrives raises a new edge, so this delays
-            // the waiting ones until the next arrival; it does not lose them.
-            warn("recvmsg: %s", std::strerror(errno));
-            r.readable = false;
-            return;
-        }
-        // The kernel cut the datagram to fit our buffer: echoing the prefix
-        // would send the client something it never sent. Drop it, say so.
-        if (msg.msg_flags & MSG_TRUNC) {
-            warn("dropped a datagram from %s: truncated, larger than the %zu-byte buffer",
-                 address_text(d.peer).c_str(), kMaxDatagram);
-            continue;
-        }
-        d.peer_len = msg.msg_namelen;
-        d.size = static_cast<std::size_t>(n);
-        queue.push();
-        IOLADDER_LOG("received %zd bytes from %s", n, address_text(d.peer).c_str());
-    }
+// [snippet: edge-io]
+// Chapter 01's queue I/O (udp_queue.hpp), and what each result says about
+// the edge. Only EAGAIN clears a flag: a full queue leaves datagrams in the
+// socket, and the kernel will not report them again. A datagram socket keeps
+// message boundaries, so unlike TCP a short read proves nothing: UDP drains
+// to EAGAIN.
+void read_edge(int sock, OutQueue& queue, Readiness& r) {
+    if (!r.readable || queue.full()) return;
+    // An error (ENOMEM and the like) also clears it, instead of retrying in a
+    // tight loop: each datagram that arrives raises a new edge, so this
+    // delays the waiting ones until the next arrival; it does not lose them.
+    if (read_datagrams(sock, queue) != ReadEnd::queue_full) r.readable = false;
+}
+void send_edge(int sock, OutQueue& queue, Readiness& r) {
+    if (r.writable && !send_datagrams(sock, queue)) r.writable = false; // EAGAIN
 }
 // [/snippet]
-
-// Sends queued datagrams until the queue is empty or sendto() says EAGAIN.
-void send_datagrams(int sock, OutQueue& queue, Readiness& r) {
-    while (r.writable && !queue.empty()) {
-        Datagram& d = queue.front();
-        ssize_t n = sendto(sock, d.data.data(), d.size, kSendFlags,
-                           reinterpret_cast<sockaddr*>(&d.peer), d.peer_len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                r.writable = false; // full: keep it; the EPOLLOUT edge sets it again
-                return;
-            }
-            // EHOSTUNREACH, ENOBUFS, ...: this one datagram; drop it, go on.
-            warn("sendto %s: %s (datagram dropped)", address_text(d.peer).c_str(),
-                 std::strerror(errno));
-        } else {
-            IOLADDER_LOG("echoed %zd bytes to %s", n, address_text(d.peer).c_str());
-        }
-        queue.pop();
-    }
-}
 
 } // namespace
 
@@ -180,14 +105,13 @@ int main(int argc, char** argv) {
         // Sending frees slots, and a datagram still waiting in the socket
         // (readable, queue was full) is read in the next pass.
         while ((r.writable && !queue.empty()) || (r.readable && !queue.full())) {
-            send_datagrams(sock, queue, r);
-            read_datagrams(sock, queue, r);
+            send_edge(sock, queue, r);
+            read_edge(sock, queue, r);
         }
     }
     // [/snippet]
 
-    r.writable = true;
-    send_datagrams(sock, queue, r); // one last try for what is queued; no waiting
+    send_datagrams(sock, queue); // one last try for what is queued; no waiting
     close(ep);
     close(sock);
     IOLADDER_LOG("shut down");

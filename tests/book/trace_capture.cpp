@@ -128,7 +128,7 @@ std::string capture(const ServerInfo& s, const fs::path& out_dir) {
     opt.wrapper = {"strace", "-s", "64", "-o", raw};
     int code;
     {
-        auto proc = ServerProcess::start(s.path, opt);
+        auto proc = ServerProcess::start(s, opt);
         exchange(s, proc);
         // Let the server go back to waiting, so SIGTERM interrupts a wait in every
         // capture and the transcript has the same shape each time.

@@ -62,7 +62,7 @@ TEST_CASE("echo_tcp_select refuses a descriptor at or above FD_SETSIZE and keeps
     // descriptors past FD_SETSIZE - 1.
     const int extra = FD_SETSIZE + 50;
     if (auto fds = fd_limit_at_least(extra + 200); !fds.ok) IOLADDER_SKIP(fds.reason);
-    auto proc = ServerProcess::start(find_server("echo_tcp_select").path);
+    auto proc = ServerProcess::start(find_server("echo_tcp_select"));
 
     TcpClient early(proc.port());
     early.send_all("early");

@@ -89,7 +89,7 @@ Outcome check_toggle(const std::string& name) {
     const std::string msg = "toggle-probe-4711;";
     int code = -1;
     {
-        auto proc = ServerProcess::start(server.path, strace_options(path));
+        auto proc = ServerProcess::start(server, strace_options(path));
         if (server.proto == "tcp") {
             TcpClient client(proc.port());
             client.send_all(msg);

@@ -169,7 +169,7 @@ double ms_since(Clock::time_point t) {
 // One flooder runs; once the server is busy echoing to it, a quiet client
 // does 16-byte round trips one after another for `window`.
 QuietFigures measure_quiet_client(const std::string& server, milliseconds window) {
-    auto proc = ServerProcess::start(find_server(server).path);
+    auto proc = ServerProcess::start(find_server(server));
     TcpClient quiet(proc.port());
     quiet.send_all("warm-up:16 bytes");
     REQUIRE(quiet.recv_exact(16, seconds(5)) == "warm-up:16 bytes");

@@ -46,7 +46,7 @@ void check_echo(Row& row) {
     int good = 0;
     std::string problem;
     try {
-        auto server = ServerProcess::start(row.server.path);
+        auto server = ServerProcess::start(row.server);
         if (row.server.proto == "udp") {
             UdpClient client(server.port());
             for (const auto& m : msgs) {
