@@ -31,7 +31,6 @@
 
 using namespace ioladder;
 
-
 int main(int argc, char** argv) {
     Options opt =
         parse_options(argc, argv, "UDP echo server on select() with a 64-datagram queue.");

@@ -64,35 +64,6 @@ void install_handlers(void (*handler)(int)) {
     std::signal(SIGPIPE, SIG_IGN);
 }
 
-// Takes "--name N" or "--name=N" out of argv (so parse_options does not see
-// it) and returns N, or `fallback` when it is absent. Exits 2 on a bad value.
-long take_count_option(int& argc, char** argv, const char* name, long fallback) {
-    const std::size_t len = std::strlen(name);
-    for (int i = 1; i < argc; ++i) {
-        if (std::strncmp(argv[i], name, len) != 0) continue;
-        const char* value = nullptr;
-        int used = 1;
-        if (argv[i][len] == '=') {
-            value = argv[i] + len + 1;
-        } else if (argv[i][len] == '\0' && i + 1 < argc) {
-            value = argv[i + 1];
-            used = 2;
-        } else {
-            continue; // "--tickstock" or a missing value: parse_options will complain
-        }
-        char* end = nullptr;
-        errno = 0;
-        long n = std::strtol(value, &end, 10);
-        if (*value == '\0' || *end != '\0' || errno != 0 || n < 0 || n > 86400000)
-            usage_error("%s: not a count (0-86400000)", name);
-        for (int j = i; j + used <= argc; ++j)
-            argv[j] = argv[j + used]; // argv[argc] is the terminating nullptr
-        argc -= used;
-        return n;
-    }
-    return fallback;
-}
-
 // Echoes up to kReadBudget datagrams; returns how many were echoed.
 int echo_datagrams(int sock) {
     int echoed = 0;
@@ -128,12 +99,13 @@ int echo_datagrams(int sock) {
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 0 && std::strrchr(argv[0], '/')) g_program = std::strrchr(argv[0], '/') + 1;
-    g_summary = kSummary; // for a usage message from take_count_option
-    long interval_ms = take_count_option(argc, argv, "--interval-ms", 3000);
-    long max_ticks = take_count_option(argc, argv, "--ticks", 0);
-    Options opt = parse_options(argc, argv, kSummary);
-    if (interval_ms == 0) usage_error("--interval-ms: %s", "must be at least 1");
+    long interval_ms = 3000, max_ticks = 0;
+    Options opt = parse_options(
+        argc, argv, kSummary,
+        {Option::Number("--interval-ms", "N", &interval_ms, 1, 86400000,
+                        "timer period in milliseconds (default 3000)"),
+         Option::Number("--ticks", "N", &max_ticks, 0, 86400000,
+                        "exit after N ticks, 0 runs until a signal (default 0)")});
 
     Waker waker;
     g_waker = &waker;

@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
         s->read_fd = sv[0];
         s->write_fd = sv[1]; // stays blocking: the writer simply waits when it is full
-        set_nonblocking(s->read_fd);
+        if (fcntl(s->read_fd, F_SETFL, O_NONBLOCK) < 0) die("fcntl");
         epoll_event ev{};
         ev.events = interest(cfg.mode);
         ev.data.u32 = static_cast<uint32_t>(i);

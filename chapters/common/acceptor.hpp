@@ -127,10 +127,11 @@ class Acceptor {
     int backoff_ms() const {
         auto left = retry_at_ - std::chrono::steady_clock::now();
         if (left <= std::chrono::steady_clock::duration::zero()) return 0;
-        return static_cast<int>(
-            std::chrono::ceil<std::chrono::milliseconds>(left).count());
+        return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
     }
-    bool backing_off() const { return backoff_ms() > 0; }
+    bool backing_off() const {
+        return backoff_ms() > 0;
+    }
 
   private:
     int listener_;

@@ -83,8 +83,7 @@ inline constexpr int kSendFlags = 0;
 // accept() that returns a non-blocking, close-on-exec socket in one call.
 inline int accept_nonblocking(int listener, sockaddr_storage* peer) {
     socklen_t len = sizeof *peer;
-    return accept4(listener, reinterpret_cast<sockaddr*>(peer), &len,
-                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return accept4(listener, reinterpret_cast<sockaddr*>(peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
 // Creates a non-blocking, close-on-exec socket bound to --host/--port.

@@ -39,10 +39,10 @@ struct Connection {
 // [/snippet]
 
 enum class ReadStatus {
-    data,     // `bytes` bytes were read
-    eof,      // the client half-closed (FIN); peer_closed is now set
-    drained,  // EAGAIN: nothing to read right now
-    failed,   // ECONNRESET, ETIMEDOUT, ...: close the connection
+    data,    // `bytes` bytes were read
+    eof,     // the client half-closed (FIN); peer_closed is now set
+    drained, // EAGAIN: nothing to read right now
+    failed,  // ECONNRESET, ETIMEDOUT, ...: close the connection
 };
 struct ReadResult {
     ReadStatus status;

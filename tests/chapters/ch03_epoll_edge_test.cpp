@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -46,7 +47,7 @@ namespace {
 // Runs the echo-cost measurement under strace and checks the trace shows
 // edge-triggered epoll registered once: an EPOLL_CTL_ADD with EPOLLET for the
 // socket that carries the echo, no EPOLL_CTL_MOD anywhere, epoll_wait in the
-// steady state, and no select or poll.
+// steady state, and no select or poll. TCP: at most 3 calls per message.
 Outcome check_fingerprint(const std::string& name) {
     hostile::TracedEcho run;
     if (auto skip = hostile::check_fingerprint(name, {"epoll_wait", "epoll_pwait"},
@@ -63,29 +64,82 @@ Outcome check_fingerprint(const std::string& name) {
             ++adds_with_et;
     }
     // UDP: the socket. TCP: the listener and the one client connection.
-    CHECK(adds_with_et >= (name.find("udp") != std::string::npos ? 1 : 2));
+    const bool udp = name.find("udp") != std::string::npos;
+    CHECK(adds_with_et >= (udp ? 1 : 2));
     CHECK(mods == 0);
     // In the echo window itself: no epoll_ctl at all.
     CHECK(run.cost.per_call.count("epoll_ctl") == 0);
+    if (!udp) {
+        // The short-read rule: one recv per message, no second one to hear
+        // EAGAIN, so epoll_wait + recv + send. EPOLLRDHUP is registered so a
+        // FIN behind the data is still seen (the half-close tests).
+        CHECK(run.per("recvfrom") + run.per("recvmsg") + run.per("read") <= 1.05);
+        CHECK(run.cost.syscalls_per_message <= 3.0);
+        CHECK(run.trace.has_text("EPOLLRDHUP"));
+    } else {
+        // A datagram socket has no short-read rule: recvmsg until EAGAIN.
+        CHECK(run.per("recvmsg") >= 1.95);
+    }
     std::remove(run.cost.trace_path.c_str());
     return {};
 }
 
 } // namespace
 
-TEST_CASE("echo_udp_epoll_et registers once with EPOLLET and never modifies under strace",
+TEST_CASE("echo_udp_epoll_et registers once with EPOLLET, never modifies and drains to EAGAIN",
           "[ch03][strace]") {
     if (auto skip = check_fingerprint("echo_udp_epoll_et")) IOLADDER_SKIP(*skip);
 }
 
-TEST_CASE("echo_tcp_epoll_et registers once with EPOLLET and never modifies under strace",
+TEST_CASE("echo_tcp_epoll_et registers once with EPOLLET and makes at most 3 calls per message",
           "[ch03][strace]") {
     if (auto skip = check_fingerprint("echo_tcp_epoll_et")) IOLADDER_SKIP(*skip);
 }
 
-TEST_CASE("echo_tcp_epoll_fair registers once with EPOLLET and never modifies under strace",
+TEST_CASE("echo_tcp_epoll_fair registers once with EPOLLET and makes at most 3 calls per message",
           "[ch03][strace]") {
     if (auto skip = check_fingerprint("echo_tcp_epoll_fair")) IOLADDER_SKIP(*skip);
+}
+
+// ---- data and FIN in one edge ------------------------------------------------
+
+namespace {
+
+// The server is stopped (SIGSTOP) while the client sends its last bytes and
+// its FIN, so that when it runs again one epoll_wait reports both in a single
+// edge: EPOLLIN | EPOLLRDHUP. The recv of the data is a short read; a server
+// that stopped there would never read the 0 behind it, and no new edge would
+// come, so the client would wait for its EOF forever.
+void check_data_and_fin_in_one_edge(const std::string& name) {
+    auto proc = ServerProcess::start(find_server(name));
+    for (int round = 0; round < 5; ++round) {
+        TcpClient client(proc.port());
+        client.send_all("hello;"); // accepted and served before the stop
+        REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
+        REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
+        const std::string last = "last words before the FIN, round " + std::to_string(round);
+        client.send_all(last);
+        client.shutdown_write();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50)); // both are queued
+        REQUIRE(kill(proc.pid(), SIGCONT) == 0);
+        INFO(name << " round " << round);
+        REQUIRE(client.recv_until_eof(seconds(5)) == last);
+    }
+    int code = proc.stop();
+    INFO(name << " stderr:\n" << proc.stderr_text());
+    CHECK(code == 0);
+}
+
+} // namespace
+
+TEST_CASE("echo_tcp_epoll_et echoes the data and closes when data and FIN arrive in one edge",
+          "[ch03][rdhup]") {
+    check_data_and_fin_in_one_edge("echo_tcp_epoll_et");
+}
+
+TEST_CASE("echo_tcp_epoll_fair echoes the data and closes when data and FIN arrive in one edge",
+          "[ch03][rdhup]") {
+    check_data_and_fin_in_one_edge("echo_tcp_epoll_fair");
 }
 
 // ---- starvation ------------------------------------------------------------
