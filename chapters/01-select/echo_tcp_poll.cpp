@@ -29,16 +29,15 @@
 using namespace ioladder;
 
 int main(int argc, char** argv) {
-    Options opt = parse_options(argc, argv, "TCP echo server on poll() for many clients.");
-    ShutdownPipe shutdown;
-    int listener = open_bound_socket(opt, SOCK_STREAM);
-    Acceptor acceptor(listener);
+    EchoServer server(argc, argv, "TCP echo server on poll() for many clients.", SOCK_STREAM);
+    const int listener = server.fd();
+    Acceptor& acceptor = server.acceptor();
     announce(listener, "tcp");
 
     // [snippet: pollfd-array]
     // pfds[0] is the shutdown pipe, pfds[1] the listener, and pfds[2 + i]
     // belongs to conns[i]: the two vectors grow and shrink together.
-    std::vector<pollfd> pfds{{shutdown.fd(), POLLIN, 0}, {listener, POLLIN, 0}};
+    std::vector<pollfd> pfds{{server.shutdown_fd(), POLLIN, 0}, {listener, POLLIN, 0}};
     std::vector<Connection> conns;
     // [/snippet]
 
@@ -111,7 +110,6 @@ int main(int argc, char** argv) {
         write_output(c);
         close(c.fd);
     }
-    close(listener);
     IOLADDER_LOG("shut down");
     return 0;
 }

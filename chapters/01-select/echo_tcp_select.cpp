@@ -32,13 +32,12 @@
 using namespace ioladder;
 
 int main(int argc, char** argv) {
-    Options opt = parse_options(argc, argv, "TCP echo server on select() for many clients.");
-    ShutdownPipe shutdown;
-    int listener = open_bound_socket(opt, SOCK_STREAM);
-    Acceptor acceptor(listener);
-    if (listener >= FD_SETSIZE || shutdown.fd() >= FD_SETSIZE) {
+    EchoServer server(argc, argv, "TCP echo server on select() for many clients.", SOCK_STREAM);
+    const int listener = server.fd();
+    Acceptor& acceptor = server.acceptor();
+    if (listener >= FD_SETSIZE || server.shutdown_fd() >= FD_SETSIZE) {
         warn("descriptor %d is not below FD_SETSIZE (%d); select() cannot watch it",
-             std::max(listener, shutdown.fd()), FD_SETSIZE);
+             std::max(listener, server.shutdown_fd()), FD_SETSIZE);
         return 1;
     }
     announce(listener, "tcp");
@@ -49,9 +48,9 @@ int main(int argc, char** argv) {
         fd_set readable, writable;
         FD_ZERO(&readable);
         FD_ZERO(&writable);
-        FD_SET(shutdown.fd(), &readable);
+        FD_SET(server.shutdown_fd(), &readable);
         if (!acceptor.backing_off()) FD_SET(listener, &readable); // see accept-guard
-        int maxfd = std::max(shutdown.fd(), listener);
+        int maxfd = std::max(server.shutdown_fd(), listener);
         for (const Connection& c : conns) {
             if (c.wants_read()) FD_SET(c.fd, &readable);
             if (c.wants_write()) FD_SET(c.fd, &writable);
@@ -68,7 +67,7 @@ int main(int argc, char** argv) {
             if (errno == EINTR) continue;
             die("select");
         }
-        if (FD_ISSET(shutdown.fd(), &readable)) break;
+        if (FD_ISSET(server.shutdown_fd(), &readable)) break;
 
         for (Connection& c : conns) {
             bool keep = true;
@@ -115,7 +114,6 @@ int main(int argc, char** argv) {
         write_output(c);
         close(c.fd);
     }
-    close(listener);
     IOLADDER_LOG("shut down");
     return 0;
 }

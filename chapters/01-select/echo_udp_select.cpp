@@ -32,15 +32,14 @@
 using namespace ioladder;
 
 int main(int argc, char** argv) {
-    Options opt =
-        parse_options(argc, argv, "UDP echo server on select() with a 64-datagram queue.");
-    ShutdownPipe shutdown;
-    int sock = open_bound_socket(opt, SOCK_DGRAM);
+    EchoServer server(argc, argv, "UDP echo server on select() with a 64-datagram queue.",
+                      SOCK_DGRAM);
+    const int sock = server.fd();
     // select() can only watch descriptors below FD_SETSIZE. At startup ours
     // are small unless a parent left hundreds open; refuse rather than corrupt.
-    if (sock >= FD_SETSIZE || shutdown.fd() >= FD_SETSIZE) {
+    if (sock >= FD_SETSIZE || server.shutdown_fd() >= FD_SETSIZE) {
         warn("descriptor %d is not below FD_SETSIZE (%d); select() cannot watch it",
-             std::max(sock, shutdown.fd()), FD_SETSIZE);
+             std::max(sock, server.shutdown_fd()), FD_SETSIZE);
         return 1;
     }
     announce(sock, "udp");
@@ -53,17 +52,17 @@ int main(int argc, char** argv) {
         fd_set readable, writable;
         FD_ZERO(&readable);
         FD_ZERO(&writable);
-        FD_SET(shutdown.fd(), &readable);
+        FD_SET(server.shutdown_fd(), &readable);
         if (!queue.full()) FD_SET(sock, &readable);  // full: stop reading (backpressure)
         if (!queue.empty()) FD_SET(sock, &writable); // only while something waits
-        int nfds = std::max(sock, shutdown.fd()) + 1;
+        int nfds = std::max(sock, server.shutdown_fd()) + 1;
 
         int ready = select(nfds, &readable, &writable, nullptr, nullptr);
         if (ready < 0) {
             if (errno == EINTR) continue; // a signal arrived; the pipe tells us which
             die("select");
         }
-        if (FD_ISSET(shutdown.fd(), &readable)) break;
+        if (FD_ISSET(server.shutdown_fd(), &readable)) break;
         if (FD_ISSET(sock, &writable)) send_datagrams(sock, queue);
         if (FD_ISSET(sock, &readable)) {
             read_datagrams(sock, queue);
@@ -73,7 +72,6 @@ int main(int argc, char** argv) {
     // [/snippet]
 
     send_datagrams(sock, queue); // one last try for what is queued; no waiting
-    close(sock);
     IOLADDER_LOG("shut down");
     return 0;
 }

@@ -97,13 +97,12 @@ bool update_interest(int epfd, Watched& c) {
 
 int main(int argc, char** argv) {
     bool arm_first = false;
-    Options opt = parse_options(
-        argc, argv, "TCP echo server on level-triggered epoll for many clients.",
+    EchoServer server(
+        argc, argv, "TCP echo server on level-triggered epoll for many clients.", SOCK_STREAM,
         {Option::Flag("--arm-first", &arm_first,
                       "arm EPOLLOUT after each read and send when told (the slow order)")});
-    ShutdownPipe shutdown;
-    int listener = open_bound_socket(opt, SOCK_STREAM);
-    Acceptor acceptor(listener);
+    const int listener = server.fd();
+    Acceptor& acceptor = server.acceptor();
 
     // [snippet: setup]
     // EPOLL_CLOEXEC: a child started with exec() must not inherit the epoll
@@ -112,7 +111,7 @@ int main(int argc, char** argv) {
     if (epfd < 0) die("epoll_create1");
     // The shutdown pipe is watched like any socket: SIGINT/SIGTERM write one
     // byte to it, and epoll_wait() reports it readable.
-    if (!watch(epfd, shutdown.fd(), EPOLLIN) || !watch(epfd, listener, EPOLLIN))
+    if (!watch(epfd, server.shutdown_fd(), EPOLLIN) || !watch(epfd, listener, EPOLLIN))
         die("epoll_ctl ADD");
     std::unordered_map<int, Watched> conns; // data.fd -> its state
     std::array<epoll_event, 64> ready;      // up to 64 reports per wakeup
@@ -146,7 +145,7 @@ int main(int argc, char** argv) {
         for (int i = 0; i < n; ++i) {
             int fd = ready[i].data.fd;
             uint32_t rev = ready[i].events;
-            if (fd == shutdown.fd()) {
+            if (fd == server.shutdown_fd()) {
                 stop = true;
                 continue;
             }
@@ -209,7 +208,6 @@ int main(int argc, char** argv) {
         write_output(c);
         close(fd);
     }
-    close(listener);
     close(epfd);
     IOLADDER_LOG("shut down");
     return 0;

@@ -59,17 +59,17 @@ void update_interest(int epfd, int sock, const OutQueue& queue, uint32_t& regist
 } // namespace
 
 int main(int argc, char** argv) {
-    Options opt = parse_options(
-        argc, argv, "UDP echo server on level-triggered epoll with a 64-datagram queue.");
-    ShutdownPipe shutdown;
-    int sock = open_bound_socket(opt, SOCK_DGRAM);
-    OutQueue queue;
+    EchoServer server(argc, argv,
+                      "UDP echo server on level-triggered epoll with a 64-datagram queue.",
+                      SOCK_DGRAM);
+    OutQueue queue; // chapter 01's 64 datagrams, allocated once
+    const int sock = server.fd();
 
     // [snippet: register]
     int epfd = epoll_create1(EPOLL_CLOEXEC); // not inherited across exec()
     if (epfd < 0) die("epoll_create1");
     // Registered once. data.fd comes back in every report for the descriptor.
-    for (int fd : {shutdown.fd(), sock}) {
+    for (int fd : {server.shutdown_fd(), sock}) {
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.fd = fd;
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
         uint32_t rev = 0;
         bool stop = false;
         for (int i = 0; i < n; ++i) {
-            if (ready[i].data.fd == shutdown.fd()) stop = true;
+            if (ready[i].data.fd == server.shutdown_fd()) stop = true;
             if (ready[i].data.fd == sock) rev = ready[i].events;
         }
         if (stop) break;
@@ -106,7 +106,6 @@ int main(int argc, char** argv) {
     // [/snippet]
 
     send_datagrams(sock, queue); // one last try for what is queued; no waiting
-    close(sock);
     close(epfd);
     IOLADDER_LOG("shut down");
     return 0;

@@ -28,9 +28,6 @@
 #include "echo_common.hpp"
 #include "edge_connection.hpp"
 
-#include <sys/epoll.h>
-#include <unordered_map>
-
 using namespace ioladder;
 
 namespace {
@@ -53,105 +50,18 @@ bool serve_until_blocked(EdgeConnection& c) {
 } // namespace
 
 int main(int argc, char** argv) {
-    Options opt = parse_options(argc, argv, "TCP echo server on edge-triggered epoll (EPOLLET).");
-    ShutdownPipe shutdown;
-    int listener = open_bound_socket(opt, SOCK_STREAM);
-    Acceptor acceptor(listener);
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) die("epoll_create1");
-
-    // [snippet: register]
-    // The listener and the shutdown pipe: readable is all we want to know.
-    // The listener is edge-triggered too, so it is drained with accept()
-    // until EAGAIN (or until a failure makes us back off and come back to it
-    // on our own); the pipe is level-triggered because we stop on it anyway.
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLET;
-    ev.data.fd = listener;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev) < 0) die("epoll_ctl ADD listener");
-    ev.events = EPOLLIN;
-    ev.data.fd = shutdown.fd();
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, shutdown.fd(), &ev) < 0) die("epoll_ctl ADD shutdown pipe");
-    // [/snippet]
-    announce(listener, "tcp");
-    std::unordered_map<int, EdgeConnection> conns;
-    bool listener_ready = false; // an edge came and accept() has not said EAGAIN since
-
-    auto close_connection = [&](EdgeConnection& c) {
-        IOLADDER_LOG("%s: closed", c.name.c_str());
-        int fd = c.fd; // a copy: erase() destroys c
-        close(fd);     // also removes it from the epoll interest list
-        conns.erase(fd);
-    };
-
-    epoll_event events[64];
+    EchoServer server(argc, argv, "TCP echo server on edge-triggered epoll (EPOLLET).",
+                      SOCK_STREAM);
+    EdgeServer edge(server);
+    // [snippet: loop]
     for (;;) {
-        // Sleep until something happens, unless accepting is backing off
-        // with connections still queued: then wake up to try again.
-        int timeout = listener_ready ? acceptor.backoff_ms() : -1;
-        int n = epoll_wait(ep, events, 64, timeout);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            die("epoll_wait");
-        }
-        bool stop = false;
-        for (int i = 0; i < n; ++i) {
-            int fd = events[i].data.fd;
-            if (fd == shutdown.fd()) {
-                stop = true;
-            } else if (fd == listener) {
-                listener_ready = true; // accepted after the batch, see below
-            } else if (auto it = conns.find(fd); it != conns.end()) {
-                // [snippet: dispatch]
-                EdgeConnection& c = it->second;
-                // Record what the edge said; it will not be said again.
-                // EPOLLERR and EPOLLHUP come unasked: let recv()/send() report them.
-                uint32_t e = events[i].events;
-                if (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) c.readable = true;
-                if (e & EPOLLRDHUP) c.rdhup = true; // read on past short reads, up to the FIN
-                if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) c.writable = true;
-                if (!serve_until_blocked(c)) close_connection(c);
-                // [/snippet]
-            }
-        }
-        if (stop) break;
-
-        // Accepting after the batch, as in chapter 02: a report in `events`
-        // then always means the connection it was made for.
-        // [snippet: accept-all]
-        // An edge on the listener may stand for many connections: accept
-        // until EAGAIN, or the ones left in the backlog wait until the next
-        // client arrives and raises a new edge. After a failure that leaves
-        // connections queued (ENOBUFS, ENOMEM, ...) the acceptor backs off,
-        // and `listener_ready` stays set so the timeout above brings us back.
-        if (listener_ready) {
-            std::string name;
-            for (int c; (c = acceptor.accept_one(&name)) >= 0;) {
-                epoll_event cev{};
-                cev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET; // once, for its lifetime
-                cev.data.fd = c;
-                if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev) < 0) {
-                    warn("epoll_ctl ADD %s: %s", name.c_str(), std::strerror(errno));
-                    close(c);
-                    continue;
-                }
-                IOLADDER_LOG("%s: accepted as fd %d", name.c_str(), c);
-                // No read here: the ADD reports the state it finds, so data
-                // that came with the handshake is an event already.
-                conns.try_emplace(c, c, name);
-            }
-            listener_ready = acceptor.backing_off();
-        }
-        // [/snippet]
+        // Serve every connection an edge names, right away and to the end.
+        bool go_on = edge.wait(edge.idle_timeout(), [&](EdgeConnection& c) {
+            if (!serve_until_blocked(c)) edge.close_connection(c);
+        });
+        if (!go_on) break;
+        edge.accept_some(); // until EAGAIN
     }
-
-    // Shutting down: one non-blocking attempt to send what is pending, then close.
-    for (auto& [fd, c] : conns) {
-        write_output(c);
-        close(fd);
-    }
-    close(ep);
-    close(listener);
-    IOLADDER_LOG("shut down");
+    // [/snippet]
     return 0;
 }

@@ -57,27 +57,31 @@ void send_edge(int sock, OutQueue& queue, Readiness& r) {
 }
 // [/snippet]
 
-} // namespace
-
-int main(int argc, char** argv) {
-    Options opt = parse_options(
-        argc, argv, "UDP echo server on edge-triggered epoll with a 64-datagram queue.");
-    ShutdownPipe shutdown;
-    int sock = open_bound_socket(opt, SOCK_DGRAM);
+// [snippet: register-once]
+// Both directions, edge-triggered, once. The socket is writable now, so the
+// first epoll_wait reports EPOLLOUT once; after that only changes.
+int open_epoll(int sock, int shutdown_fd) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");
-
-    // [snippet: register-once]
-    // Both directions, edge-triggered, once. The socket is writable now, so
-    // the first epoll_wait reports EPOLLOUT once; after that only changes.
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
     ev.data.fd = sock;
     if (epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) < 0) die("epoll_ctl ADD socket");
     ev.events = EPOLLIN; // level-triggered: we stop on it, nothing to drain
-    ev.data.fd = shutdown.fd();
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, shutdown.fd(), &ev) < 0) die("epoll_ctl ADD shutdown pipe");
-    // [/snippet]
+    ev.data.fd = shutdown_fd;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, shutdown_fd, &ev) < 0) die("epoll_ctl ADD shutdown pipe");
+    return ep;
+}
+// [/snippet]
+
+} // namespace
+
+int main(int argc, char** argv) {
+    EchoServer server(argc, argv,
+                      "UDP echo server on edge-triggered epoll with a 64-datagram queue.",
+                      SOCK_DGRAM);
+    const int sock = server.fd();
+    int ep = open_epoll(sock, server.shutdown_fd());
     announce(sock, "udp");
     OutQueue queue;
     Readiness r;
@@ -92,7 +96,7 @@ int main(int argc, char** argv) {
         }
         bool stop = false;
         for (int i = 0; i < n; ++i) {
-            if (events[i].data.fd == shutdown.fd()) {
+            if (events[i].data.fd == server.shutdown_fd()) {
                 stop = true;
                 continue;
             }
@@ -113,7 +117,6 @@ int main(int argc, char** argv) {
 
     send_datagrams(sock, queue); // one last try for what is queued; no waiting
     close(ep);
-    close(sock);
     IOLADDER_LOG("shut down");
     return 0;
 }

@@ -100,12 +100,12 @@ int echo_datagrams(int sock) {
 
 int main(int argc, char** argv) {
     long interval_ms = 3000, max_ticks = 0;
-    Options opt = parse_options(
-        argc, argv, kSummary,
-        {Option::Number("--interval-ms", "N", &interval_ms, 1, 86400000,
-                        "timer period in milliseconds (default 3000)"),
-         Option::Number("--ticks", "N", &max_ticks, 0, 86400000,
-                        "exit after N ticks, 0 runs until a signal (default 0)")});
+    Options opt =
+        parse_options(argc, argv, kSummary,
+                      {Option::Number("--interval-ms", "N", &interval_ms, 1, 86400000,
+                                      "timer period in milliseconds (default 3000)"),
+                       Option::Number("--ticks", "N", &max_ticks, 0, 86400000,
+                                      "exit after N ticks, 0 runs until a signal (default 0)")});
 
     Waker waker;
     g_waker = &waker;

@@ -25,22 +25,32 @@
 
 namespace ioladder {
 
-// Logs a refusal at most once a second, with how many it stands for: a flood
-// of clients must not turn into a flood of log lines.
+// Logs an event at most once a second, with how many it stands for: a flood
+// of refused clients must not turn into a flood of log lines. What is still
+// uncounted when it goes away is logged then.
 class RateLimitedLog {
   public:
     explicit RateLimitedLog(const char* what) : what_(what) {}
+    ~RateLimitedLog() {
+        if (count_ > 0) report();
+    }
+    RateLimitedLog(const RateLimitedLog&) = delete;
+    RateLimitedLog& operator=(const RateLimitedLog&) = delete;
+
     void count(const char* reason) {
         ++count_;
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_ < std::chrono::seconds(1)) return;
-        warn("%s: %s (%ld in the last second)", what_, reason, count_);
-        last_ = now;
-        count_ = 0;
+        reason_ = reason;
+        if (std::chrono::steady_clock::now() - last_ >= std::chrono::seconds(1)) report();
     }
 
   private:
+    void report() {
+        warn("%s: %s (%ld since the last report)", what_, reason_, count_);
+        last_ = std::chrono::steady_clock::now();
+        count_ = 0;
+    }
     const char* what_;
+    const char* reason_ = "";
     long count_ = 0;
     std::chrono::steady_clock::time_point last_{};
 };
