@@ -28,6 +28,7 @@ struct EdgeConnection : Connection {
     bool readable = false; // an edge said so, and no read has proved the socket empty since
     bool writable = false; // an edge said so, and send() has not said EAGAIN since
     bool rdhup = false;    // EPOLLRDHUP: the client's FIN is in, behind any data
+    bool urgent = false;   // EPOLLPRI: an urgent mark is in the stream (until EAGAIN)
     bool queued = false;   // in the ready queue (echo_tcp_epoll_fair only)
 
     bool can_read() const { return readable && wants_read(); }
@@ -42,12 +43,15 @@ struct EdgeConnection : Connection {
 // `budget` bytes were read. What proves a stream socket empty:
 //   - EAGAIN, as for any descriptor;
 //   - a short read: recv() returned fewer bytes than it was offered, so it
-//     took everything there was (epoll(7), Q&A 9; libuv and Tokio stop here
-//     too, tokio#5866). That saves the extra recv() that would say EAGAIN.
-// A short read does not prove the FIN has been read: when data and the FIN
+//     took everything there was (epoll(7), Q&A 9; libuv's uv__read and
+//     Tokio's PollEvented stop here too). That saves the recv() that would
+//     only say EAGAIN.
+// Two things a short read does not prove. The FIN: when data and the FIN
 // arrive together, one edge reports both, and a loop that stops at the short
-// read never sees the 0. EPOLLRDHUP says a FIN is in, so with it set we read
-// on until recv() returns 0.
+// read never sees the 0; EPOLLRDHUP says a FIN is in, so with it set we read
+// on until recv() returns 0. And the rest of the stream after an urgent mark
+// (send(..., MSG_OOB)): recv() stops short at the mark with data behind it;
+// EPOLLPRI says a mark is in, so with it set we read on until EAGAIN.
 // Returns false when the connection must be closed.
 inline bool read_until_drained(EdgeConnection& c, std::size_t budget = SIZE_MAX) {
     std::size_t taken = 0;
@@ -56,12 +60,13 @@ inline bool read_until_drained(EdgeConnection& c, std::size_t budget = SIZE_MAX)
         switch (r.status) {
         case ReadStatus::data:
             taken += r.bytes;
-            if (r.bytes < r.asked && !c.rdhup) c.readable = false; // short read: drained
+            if (r.bytes < r.asked && !c.rdhup && !c.urgent) c.readable = false; // drained
             break;
         case ReadStatus::eof: // peer_closed is set: can_read() is false from now on
             break;
         case ReadStatus::drained: // EAGAIN: the next EPOLLIN edge sets it again
             c.readable = false;
+            c.urgent = false; // past any urgent mark
             break;
         case ReadStatus::failed: // ECONNRESET, ETIMEDOUT, ...: nothing to echo to
             return false;
@@ -99,7 +104,8 @@ using EdgeConnections = std::unordered_map<int, EdgeConnection>; // data.fd -> i
 // come unasked: the next recv()/send() reports them.
 inline void record_edge(EdgeConnection& c, uint32_t events) {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) c.readable = true;
-    if (events & EPOLLRDHUP) c.rdhup = true; // read on past short reads, up to the FIN
+    if (events & EPOLLRDHUP) c.rdhup = true;             // read on past short reads, up to the FIN
+    if (events & EPOLLPRI) c.readable = c.urgent = true; // ... and past the urgent mark
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) c.writable = true;
 }
 // [/snippet]
@@ -187,9 +193,10 @@ class EdgeServer {
         int accepted = 0;
         for (int fd; accepted < budget && (fd = server_.acceptor().accept_one(&name)) >= 0;) {
             ++accepted;
-            // Once, for its lifetime: both directions, the FIN, edge-triggered.
+            // Once, for its lifetime: both directions, the FIN, the urgent
+            // mark, edge-triggered.
             epoll_event ev{};
-            ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+            ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
             ev.data.fd = fd;
             if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0) { // ENOMEM, ENOSPC: drop this one
                 warn("epoll_ctl ADD %s: %s", name.c_str(), std::strerror(errno));

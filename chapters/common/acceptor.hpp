@@ -12,7 +12,9 @@
 // So the Acceptor backs off: for kBackoff it accepts nothing, and the server
 // waits at most that long before it tries again (hyper and Tokio sleep
 // briefly on such errors too). EINTR and ECONNABORTED (the client gave up
-// before we got to it) are retried at once; EAGAIN means the backlog is empty.
+// before we got to it) are retried at once, and so are the network errors
+// accept(2) lists as pending on the new socket; EAGAIN means the backlog is
+// empty.
 #pragma once
 
 #include "log.hpp"
@@ -114,7 +116,17 @@ class Acceptor {
 #endif
                 return -1; // backlog empty
             case EINTR:
-            case ECONNABORTED:
+            case ECONNABORTED: // the client gave up before we got to it
+            // Network errors already pending on the new connection: accept(2)
+            // says to treat them like EAGAIN and try again.
+            case ENETDOWN:
+            case EPROTO:
+            case ENOPROTOOPT:
+            case EHOSTDOWN:
+            case ENONET:
+            case EHOSTUNREACH:
+            case EOPNOTSUPP:
+            case ENETUNREACH:
                 continue;
             case EMFILE:
             case ENFILE:

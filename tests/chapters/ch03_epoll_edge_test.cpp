@@ -130,7 +130,41 @@ void check_data_and_fin_in_one_edge(const std::string& name) {
     CHECK(code == 0);
 }
 
+// The same with an urgent mark in the middle: recv() stops short at it
+// (tcp(7)), though ordinary data follows. The urgent byte itself is not
+// inline (no SO_OOBINLINE), so the echo is the ordinary bytes around it.
+void check_urgent_mark_in_one_edge(const std::string& name) {
+    auto proc = ServerProcess::start(find_server(name));
+    TcpClient client(proc.port());
+    client.send_all("hello;");
+    REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
+    REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
+    const std::string before(100, 'b'), after(100, 'a');
+    client.send_all(before);
+    REQUIRE(send(client.fd(), "!", 1, MSG_OOB) == 1);
+    client.send_all(after);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50)); // all queued
+    REQUIRE(kill(proc.pid(), SIGCONT) == 0);
+    CHECK(client.recv_exact(before.size() + after.size(), seconds(5)) == before + after);
+    client.shutdown_write();
+    CHECK(client.recv_until_eof(seconds(5)).empty());
+    int code = proc.stop();
+    INFO(name << " stderr:\n" << proc.stderr_text());
+    CHECK(code == 0);
+}
+
 } // namespace
+
+TEST_CASE("echo_tcp_epoll_et echoes the bytes behind an urgent mark that arrived in the same edge",
+          "[ch03][rdhup]") {
+    check_urgent_mark_in_one_edge("echo_tcp_epoll_et");
+}
+
+TEST_CASE("echo_tcp_epoll_fair echoes the bytes behind an urgent mark that arrived in the same "
+          "edge",
+          "[ch03][rdhup]") {
+    check_urgent_mark_in_one_edge("echo_tcp_epoll_fair");
+}
 
 TEST_CASE("echo_tcp_epoll_et echoes the data and closes when data and FIN arrive in one edge",
           "[ch03][rdhup]") {
