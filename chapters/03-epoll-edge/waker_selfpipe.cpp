@@ -63,7 +63,7 @@ void Waker::drain() {
     char buf[4096];
     while (read(read_fd_, buf, sizeof buf) > 0) {
     }
-    // EAGAIN: empty. n == 0 (EOF) cannot happen while we hold the write end.
+    // Ends on EAGAIN: empty. A 0 (end of file) cannot happen: we hold the write end.
     drains_.fetch_add(1, std::memory_order_relaxed);
 }
 // [/snippet]
