@@ -125,6 +125,26 @@ WakerCalls waker_calls(const Trace& t) {
     return w;
 }
 
+// One phase of mio_pipe_<waker> run under strace, with `--<count_option> N`:
+// the phase's "key=value" line, and the waker's calls in the trace.
+struct TracedPhase {
+    std::map<std::string, std::string> line;
+    WakerCalls calls;
+};
+
+TracedPhase trace_phase(const std::string& name, const std::string& phase,
+                        const std::string& count_option, long count) {
+    const std::string trace_path = temp_path("ch03-" + name + "-" + phase + ".trace");
+    RunResult r = run_traced({program(name), "--phase", phase, count_option, std::to_string(count)},
+                             trace_path);
+    INFO(name << " --phase " << phase << " stdout:\n" << r.out << "stderr:\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    TracedPhase t{fields(r.out, phase + ":"), waker_calls(parse_strace_file(trace_path))};
+    REQUIRE(t.calls.read_fd >= 0);
+    std::remove(trace_path.c_str());
+    return t;
+}
+
 // A program running in the background with its stdout on a pipe we read
 // line by line (run_program only gives it back at the end, ServerProcess
 // wants a "listening on" line). The destructor SIGKILLs and reaps it.
@@ -292,27 +312,16 @@ TEST_CASE("a loop woken one wake at a time sees every wake, and its trace has a 
     const long rounds = 200;
     for (auto& w : kWakers) {
         const std::string name = "mio_pipe_" + w;
-        const std::string trace_path = temp_path("ch03-" + name + "-one-by-one.trace");
-        RunResult r =
-            run_traced({program(name), "--phase", "one-by-one", "--rounds", std::to_string(rounds)},
-                       trace_path);
-        INFO(name << " stdout:\n"
-                  << r.out << "stderr:\n"
-                  << r.err << "trace kept at " << trace_path);
-        REQUIRE(r.exit_code == 0);
-        auto f = fields(r.out, "one-by-one:");
-        CHECK(number(f, "wakeups") == rounds);
-        CHECK(number(f, "drains") == 0);
-        WakerCalls calls = waker_calls(parse_strace_file(trace_path));
-        REQUIRE(calls.read_fd >= 0);
-        CHECK(calls.writes == rounds);          // one write per wake...
-        CHECK(calls.waits_reporting == rounds); // ...one report per wake...
-        CHECK(calls.reads == 0);                // ...and the read is gone
+        TracedPhase t = trace_phase(name, "one-by-one", "--rounds", rounds);
+        CHECK(number(t.line, "wakeups") == rounds);
+        CHECK(number(t.line, "drains") == 0);
+        CHECK(t.calls.writes == rounds);          // one write per wake...
+        CHECK(t.calls.waits_reporting == rounds); // ...one report per wake...
+        CHECK(t.calls.reads == 0);                // ...and the read is gone
         figure(name, "one-by-one wakes=" + std::to_string(rounds) +
-                         " waker_writes=" + std::to_string(calls.writes) +
-                         " waits_reporting=" + std::to_string(calls.waits_reporting) +
-                         " waker_reads=" + std::to_string(calls.reads));
-        std::remove(trace_path.c_str());
+                         " waker_writes=" + std::to_string(t.calls.writes) +
+                         " waits_reporting=" + std::to_string(t.calls.waits_reporting) +
+                         " waker_reads=" + std::to_string(t.calls.reads));
     }
 }
 
@@ -324,17 +333,11 @@ TEST_CASE("wakes before the loop looks are one wakeup with no read, and the pipe
     for (auto& w : kWakers) {
         const std::string name = "mio_pipe_" + w;
         // Under strace: few enough wakes that the pipe never fills.
-        const std::string trace_path = temp_path("ch03-" + name + "-coalesced.trace");
-        RunResult traced = run_traced(
-            {program(name), "--phase", "coalesced", "--wakes", std::to_string(wakes)}, trace_path);
-        INFO(name << " stdout:\n" << traced.out << "stderr:\n" << traced.err);
-        REQUIRE(traced.exit_code == 0);
-        CHECK(number(fields(traced.out, "coalesced:"), "wakeups") == 1);
-        WakerCalls calls = waker_calls(parse_strace_file(trace_path));
-        CHECK(calls.writes == wakes);
-        CHECK(calls.waits_reporting == 1);
-        CHECK(calls.reads == 0);
-        std::remove(trace_path.c_str());
+        TracedPhase t = trace_phase(name, "coalesced", "--wakes", wakes);
+        CHECK(number(t.line, "wakeups") == 1);
+        CHECK(t.calls.writes == wakes);
+        CHECK(t.calls.waits_reporting == 1);
+        CHECK(t.calls.reads == 0);
 
         // Without strace: 100000 wakes, past the pipe's capacity. A wake()
         // that blocked on a full pipe would hang here (exit_code -1).
