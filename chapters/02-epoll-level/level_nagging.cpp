@@ -18,10 +18,11 @@
 //   arrived"): reported once, and again only when more arrives. Chapter 03
 //   builds servers on the edge-triggered contract.
 //
+// clang-format off
 // Run it
 //   ./build/default/chapters/02-epoll-level/level_nagging       (--waits N for another count)
-//   strace -e trace=epoll_ctl,epoll_wait,read,write
-//   ./build/default/chapters/02-epoll-level/level_nagging --waits 3
+//   strace -e trace=epoll_ctl,epoll_wait,read,write ./build/default/chapters/02-epoll-level/level_nagging --waits 3
+// clang-format on
 //
 // Left out on purpose: TCP (an AF_UNIX pair behaves the same here and needs
 // no port), several threads on one epoll (chapter 03's EPOLLONESHOT).

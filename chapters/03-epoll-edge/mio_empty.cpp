@@ -11,10 +11,12 @@
 //   - The loop never reads the waker: the trace shows one write per wake and
 //     no read.
 //
+// clang-format off
 // Run it (built twice, once per waker), stopped by a signal after a second:
-//   ./build/default/chapters/03-epoll-edge/mio_empty_eventfd & pid=$!; sleep 1; kill $pid; wait
-//   $pid strace -f ./build/default/chapters/03-epoll-edge/mio_empty_selfpipe   (Ctrl-C stops it)
+//   ./build/default/chapters/03-epoll-edge/mio_empty_eventfd & pid=$!; sleep 1; kill $pid; wait $pid
+//   strace -f ./build/default/chapters/03-epoll-edge/mio_empty_selfpipe      (Ctrl-C stops it)
 // and compare pipe2 + EPOLL_CTL_ADD of the read end with eventfd2 + ADD.
+// clang-format on
 //
 // Left out on purpose: any socket. That is the point.
 #include "log.hpp"

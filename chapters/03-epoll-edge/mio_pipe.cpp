@@ -21,10 +21,11 @@
 //               wakeup and never waits in vain (a lost wake would leave it
 //               asleep: the 2-second limit would catch it).
 //
+// clang-format off
 // Run it (built twice, once per waker):
 //   ./build/default/chapters/03-epoll-edge/mio_pipe_selfpipe
-//   strace -f -e trace=write,read,epoll_wait
-//   ./build/default/chapters/03-epoll-edge/mio_pipe_eventfd --phase one-by-one --rounds 3
+//   strace -f -e trace=write,read,epoll_wait ./build/default/chapters/03-epoll-edge/mio_pipe_eventfd --phase one-by-one --rounds 3
+// clang-format on
 // Exit 0 when every phase behaved as above, 1 (naming the phase) otherwise.
 #include "log.hpp"
 #include "options.hpp"

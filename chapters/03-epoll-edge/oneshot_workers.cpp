@@ -16,13 +16,13 @@
 //   - Re-arm only after you are done with the socket: a MOD issued while
 //     still reading hands it to another thread too early.
 //
+// clang-format off
 // Run it
 //   ./build/default/chapters/03-epoll-edge/oneshot_workers --mode oneshot   prints overlaps=0
-//   ./build/default/chapters/03-epoll-edge/oneshot_workers --mode level     prints the overlaps it
-//   saw
+//   ./build/default/chapters/03-epoll-edge/oneshot_workers --mode level     prints the overlaps seen
 //   ./build/default/chapters/03-epoll-edge/oneshot_workers --mode edge
-//   strace -f -e trace=epoll_wait,epoll_ctl ./build/default/chapters/03-epoll-edge/oneshot_workers
-//   --messages 20
+//   strace -f -e trace=epoll_wait,epoll_ctl ./build/default/chapters/03-epoll-edge/oneshot_workers --messages 20
+// clang-format on
 //
 // The sockets are AF_UNIX SOCK_SEQPACKET pairs inside this process, so
 // message boundaries survive two threads reading at once; the main thread
