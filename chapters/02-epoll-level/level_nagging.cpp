@@ -18,17 +18,20 @@
 //   arrived"): reported once, and again only when more arrives. Chapter 03
 //   builds servers on the edge-triggered contract.
 //
+// clang-format off
 // Run it
-//   ./level_nagging                          (--waits N for another count)
-//   strace -e trace=epoll_ctl,epoll_wait,read,write ./level_nagging --waits 3
+//   ./build/default/chapters/02-epoll-level/level_nagging       (--waits N for another count)
+//   strace -e trace=epoll_ctl,epoll_wait,read,write ./build/default/chapters/02-epoll-level/level_nagging --waits 3
+// clang-format on
 //
 // Left out on purpose: TCP (an AF_UNIX pair behaves the same here and needs
 // no port), several threads on one epoll (chapter 03's EPOLLONESHOT).
-#include "echo_common.hpp"
+#include "log.hpp"
+#include "options.hpp"
 
-#include <string>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 using namespace ioladder;
 
@@ -92,37 +95,16 @@ void print_round(const char* what, int reports, int waits) {
     std::printf("%s: reported %d of %d waits\n", what, reports, waits);
 }
 
-int parse_waits(int argc, char** argv) {
-    int waits = 10;
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::printf("usage: %s [--waits N] [--help]\n"
-                        "Counts how often epoll_wait() reports a socket whose data is not read,\n"
-                        "level-triggered and then edge-triggered.\n"
-                        "  --waits N  epoll_wait() calls per round, 1-1000000 (default 10)\n",
-                        g_program);
-            std::exit(0);
-        }
-        if (arg == "--waits" && i + 1 < argc) {
-            char* end = nullptr;
-            long n = std::strtol(argv[++i], &end, 10);
-            if (*argv[i] != '\0' && *end == '\0' && n >= 1 && n <= 1000000) {
-                waits = static_cast<int>(n);
-                continue;
-            }
-        }
-        warn("bad argument '%s' (try --help)", argv[i]);
-        std::exit(2);
-    }
-    return waits;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-    g_program = "level_nagging";
-    const int waits = parse_waits(argc, argv);
+    long waits_option = 10;
+    parse_args(argc, argv,
+               "Counts how often epoll_wait() reports a socket whose data is not read,\n"
+               "level-triggered and then edge-triggered.",
+               {Option::Number("--waits", "N", &waits_option, 1, 1000000,
+                               "epoll_wait() calls per round (default 10)")});
+    const int waits = static_cast<int>(waits_option);
 
     int sv[2]; // sv[0] writes, sv[1] is watched
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)

@@ -3,21 +3,28 @@
 //
 // What it shows
 //   - What a mio-style event loop sets up before you register anything: the
-//     epoll instance, the waker's descriptor, and one EPOLL_CTL_ADD for it.
-//     Then it sleeps in epoll_wait, using no CPU, until something wakes it.
+//     epoll instance, the waker's descriptor, and one EPOLL_CTL_ADD for it,
+//     edge-triggered. Then it sleeps in epoll_wait, using no CPU, until
+//     something wakes it.
 //   - The waker doubles as the shutdown path: the SIGINT/SIGTERM handler sets
 //     a flag and calls wake(), which is async-signal-safe (one write(2)).
+//   - The loop never reads the waker: the trace shows one write per wake and
+//     no read.
 //
-// Run it (built twice, once per waker):
-//   ./mio_empty_eventfd          (Ctrl-C stops it; it exits 0)
-//   strace -f ./mio_empty_selfpipe
+// clang-format off
+// Run it (built twice, once per waker), stopped by a signal after a second:
+//   ./build/default/chapters/03-epoll-edge/mio_empty_eventfd & pid=$!; sleep 1; kill $pid; wait $pid
+//   strace -f ./build/default/chapters/03-epoll-edge/mio_empty_selfpipe      (Ctrl-C stops it)
 // and compare pipe2 + EPOLL_CTL_ADD of the read end with eventfd2 + ADD.
+// clang-format on
 //
 // Left out on purpose: any socket. That is the point.
-#include "echo_common.hpp"
+#include "log.hpp"
+#include "options.hpp"
 #include "waker.hpp"
 
 #include <csignal>
+#include <string>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -49,17 +56,10 @@ void install_handlers(void (*handler)(int)) {
 } // namespace
 
 int main(int argc, char** argv) {
-    g_program =
-        argc > 0 && std::strrchr(argv[0], '/') ? std::strrchr(argv[0], '/') + 1 : "mio_empty";
-    if (argc > 1) {
-        bool help = std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0;
-        std::fprintf(help ? stdout : stderr,
-                     "usage: %s [--help]\n"
-                     "An epoll instance with nothing registered but its waker (%s). It waits\n"
-                     "until SIGINT or SIGTERM, whose handler wakes it, then exits 0.\n",
-                     g_program, Waker::kind());
-        return help ? 0 : 2;
-    }
+    const std::string summary =
+        std::string("An epoll instance with nothing registered but its waker (") + Waker::kind() +
+        "). It waits\nuntil SIGINT or SIGTERM, whose handler wakes it, then exits 0.";
+    parse_args(argc, argv, summary.c_str(), {});
 
     // [snippet: empty-setup]
     Waker waker;
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1");
     epoll_event ev{};
-    ev.events = EPOLLIN; // level-triggered: readable until reset() drains it
+    ev.events = EPOLLIN | EPOLLET; // each wake() is one new edge; never read
     ev.data.fd = waker.fd();
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, waker.fd(), &ev) < 0) die("epoll_ctl ADD waker");
     // [/snippet]
@@ -89,9 +89,8 @@ int main(int argc, char** argv) {
         for (int i = 0; i < n; ++i) {
             if (events[i].data.fd != waker.fd()) continue; // nothing else is registered
             ++wakeups;
-            // Drain first, then look at the reason: a wake that lands after
-            // the drain stays pending and is seen on the next turn.
-            waker.reset();
+            // No read: epoll_wait used up the edge. Look at the reason now; a
+            // wake that lands after this line is a new edge, seen next turn.
             stop = g_stop != 0;
         }
     }

@@ -7,22 +7,28 @@
 //     make a socket readable, so it calls wake(), and the waker's descriptor
 //     becomes readable like any socket.
 //   - The reason travels beside the wake: the thread counts its ticks in an
-//     atomic, the signal handler sets a flag, then each calls wake(). The loop
-//     drains the waker first and reads the reasons after, so no reason is
-//     missed (a wake after the drain leaves the descriptor readable again).
+//     atomic, the signal handler sets a flag, then each calls wake(). The
+//     waker is edge-triggered and never read; the loop reads the reasons
+//     after epoll_wait returns, so no reason is missed (a wake after that is
+//     a new edge, reported on the next turn).
+//   - Two kinds of registration on one epoll: the socket level-triggered
+//     (the loop reads at most kReadBudget datagrams a turn and is told again
+//     about the rest), the waker edge-triggered.
 //   - The loop counts timer wakeups and datagrams separately, and echoes the
 //     datagrams.
 //
 // Run it (built twice, once per waker):
-//   ./mio_mixed_eventfd --port 2000 --interval-ms 3000     (3 s, as in the seed)
-//   nc -u 127.0.0.1 2000
-//   strace -f ./mio_mixed_selfpipe --interval-ms 1000
+//   ./build/default/chapters/03-epoll-edge/mio_mixed_eventfd --ticks 3  (3 s apart, as in the seed)
+//   nc -u 127.0.0.1 2000                                                   (from another terminal)
+//   strace -f ./build/default/chapters/03-epoll-edge/mio_mixed_selfpipe --interval-ms 300 --ticks 3
 // and watch the timer thread's write() end the main thread's epoll_wait.
 //
 // Left out on purpose: the outgoing queue of the real UDP echo servers
 // (echo_udp_epoll_et). A datagram the socket cannot send right now is
 // dropped and logged; memory stays fixed either way.
-#include "echo_common.hpp"
+#include "log.hpp"
+#include "options.hpp"
+#include "socket_setup.hpp"
 #include "waker.hpp"
 
 #include <atomic>
@@ -43,9 +49,7 @@ namespace {
 constexpr std::size_t kMaxDatagram = 2048;
 constexpr int kReadBudget = 16; // datagrams per wakeup, so the waker is not starved
 constexpr const char* kSummary =
-    "UDP echo plus a timer thread that wakes the epoll loop through a waker.\n"
-    "  --interval-ms N  the timer thread wakes the loop every N ms (default 3000)\n"
-    "  --ticks K        exit 0 after K timer wakeups (default 0: until SIGINT/SIGTERM)";
+    "UDP echo plus a timer thread that wakes the epoll loop through a waker.";
 
 volatile sig_atomic_t g_stop = 0;
 Waker* g_waker = nullptr;
@@ -100,12 +104,12 @@ int echo_datagrams(int sock) {
 
 int main(int argc, char** argv) {
     long interval_ms = 3000, max_ticks = 0;
-    Options opt =
-        parse_options(argc, argv, kSummary,
-                      {Option::Number("--interval-ms", "N", &interval_ms, 1, 86400000,
-                                      "timer period in milliseconds (default 3000)"),
-                       Option::Number("--ticks", "N", &max_ticks, 0, 86400000,
-                                      "exit after N ticks, 0 runs until a signal (default 0)")});
+    Options opt = parse_options(
+        argc, argv, kSummary,
+        {Option::Number("--interval-ms", "N", &interval_ms, 1, 86400000,
+                        "the timer thread wakes the loop every N ms (default 3000)"),
+         Option::Number("--ticks", "K", &max_ticks, 0, 86400000,
+                        "exit 0 after K timer wakeups (default 0: until SIGINT/SIGTERM)")});
 
     Waker waker;
     g_waker = &waker;
@@ -113,12 +117,15 @@ int main(int argc, char** argv) {
     int sock = open_bound_socket(opt, SOCK_DGRAM);
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1");
-    for (int fd : {sock, waker.fd()}) {
-        epoll_event ev{};
-        ev.events = EPOLLIN; // level-triggered, both
-        ev.data.fd = fd;
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl ADD");
-    }
+    // [snippet: mixed-register]
+    epoll_event ev{};
+    ev.events = EPOLLIN; // level-triggered: reported again while datagrams wait
+    ev.data.fd = sock;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, sock, &ev) < 0) die("epoll_ctl ADD socket");
+    ev.events = EPOLLIN | EPOLLET; // one report per wake(), never read
+    ev.data.fd = waker.fd();
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, waker.fd(), &ev) < 0) die("epoll_ctl ADD waker");
+    // [/snippet]
     announce(sock, "udp");
 
     // [snippet: timer-thread]
@@ -148,8 +155,7 @@ int main(int argc, char** argv) {
         }
         for (int i = 0; i < n; ++i) {
             if (events[i].data.fd == waker.fd()) {
-                waker.reset(); // drain first, then read the reasons
-                stop = g_stop != 0;
+                stop = g_stop != 0; // the reasons, after the wait; no read
                 if (stop) break;
                 ++timer_wakeups;
                 IOLADDER_LOG("timer wakeup %ld (ticks sent so far %ld)", timer_wakeups,

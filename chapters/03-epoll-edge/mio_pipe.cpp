@@ -1,30 +1,39 @@
-// mio_pipe.cpp: wakes that happen while nobody waits, and wakes that pile up,
-// the equivalent of the seed's mio-pipe (mio issue #785 asked whether a wake
-// written while no thread is in epoll_wait could be lost).
+// mio_pipe.cpp: what an edge-triggered waker that is never read does with a
+// wake nobody waits for, with wakes that pile up, and with a full waker; the
+// equivalent of the seed's mio-pipe (which showed mio 0.6 writing its wake
+// pipe while no thread was in epoll_wait: mio issue #785).
 //
-// What it shows, in three phases:
-//   late        wake() with no thread in epoll_wait; the next epoll_wait still
-//               reports it, and again on the call after (level-triggered:
-//               the descriptor stays readable) until reset() drains it.
-//   coalesced   another thread calls wake() 100000 times while the loop is
-//               not looking. The loop then wakes up once, and one reset()
-//               drains everything. The self-pipe holds at most its capacity
-//               (65536 bytes); the wakes past that got EAGAIN, were ignored,
-//               and never blocked. The eventfd just counted to 100000.
+// What it shows, in five phases (--phase picks one):
+//   late        wake() with no thread in epoll_wait: the next epoll_wait
+//               reports it once, the one after does not. No read anywhere.
+//   one-by-one  another thread wakes the loop --rounds times, waiting each
+//               time until the loop has seen it: as many wakeups as wakes,
+//               and under strace, a write per wake and not one read.
+//   coalesced   another thread calls wake() --wakes times while the loop is
+//               not looking: one wakeup. The pipe fills after 65536 unread
+//               wakes and wake() drains it once (drains=1); the eventfd
+//               just counts.
+//   full        the waker is filled up, the loop takes the report, then one
+//               wake(): its write would block, so it drains and writes again,
+//               and the loop is woken. Ignoring that EAGAIN would lose it.
 //   concurrent  the thread publishes work (an atomic counter) and wakes while
-//               the loop waits and resets. The loop drains, then re-reads the
-//               counter, and never waits in vain: it sees all 100000 with far
-//               fewer wakeups, and none is lost (a lost one would leave it
-//               asleep: that is what the 2-second limit would catch).
+//               the loop waits; the loop re-reads the counter after each
+//               wakeup and never waits in vain (a lost wake would leave it
+//               asleep: the 2-second limit would catch it).
 //
+// clang-format off
 // Run it (built twice, once per waker):
-//   ./mio_pipe_selfpipe        ./mio_pipe_eventfd --wakes 1000000
+//   ./build/default/chapters/03-epoll-edge/mio_pipe_selfpipe
+//   strace -f -e trace=write,read,epoll_wait ./build/default/chapters/03-epoll-edge/mio_pipe_eventfd --phase one-by-one --rounds 3
+// clang-format on
 // Exit 0 when every phase behaved as above, 1 (naming the phase) otherwise.
-#include "echo_common.hpp"
+#include "log.hpp"
+#include "options.hpp"
 #include "waker.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <sys/epoll.h>
 #include <thread>
 #include <unistd.h>
@@ -54,90 +63,128 @@ bool expect(bool ok, const char* phase, const char* what) {
 } // namespace
 
 int main(int argc, char** argv) {
-    g_program =
-        argc > 0 && std::strrchr(argv[0], '/') ? std::strrchr(argv[0], '/') + 1 : "mio_pipe";
-    long wakes = 100000;
-    bool args_ok = argc == 1;
-    if (argc == 3 && std::strcmp(argv[1], "--wakes") == 0) {
-        char* end = nullptr;
-        wakes = std::strtol(argv[2], &end, 10);
-        args_ok = *argv[2] != '\0' && *end == '\0' && wakes >= 1 && wakes <= 100000000;
-    }
-    if (!args_ok) {
-        bool help = argc == 2 && std::strcmp(argv[1], "--help") == 0;
-        std::fprintf(help ? stdout : stderr,
-                     "usage: %s [--wakes N] [--help]\n"
-                     "Wakes its waker (%s) while nobody waits, N times from another thread\n"
-                     "(default 100000), and concurrently; prints what epoll_wait saw.\n",
-                     g_program, Waker::kind());
-        return help ? 0 : 2;
-    }
+    long wakes = 100000, rounds = 1000;
+    std::string phase = "all";
+    const std::string summary = std::string("Wakes an edge-triggered waker (") + Waker::kind() +
+                                ") that is never read, in five phases, and prints what\n"
+                                "epoll_wait saw. Exit 1 naming the phase that misbehaved.";
+    parse_args(argc, argv, summary.c_str(),
+               {Option::Text("--phase", "NAME", &phase,
+                             "all|late|one-by-one|coalesced|full|concurrent (default all)",
+                             "all|late|one-by-one|coalesced|full|concurrent"),
+                Option::Number("--wakes", "N", &wakes, 1, 100000000,
+                               "wakes for coalesced and concurrent (default 100000)"),
+                Option::Number("--rounds", "N", &rounds, 1, 1000000,
+                               "wake-and-wait rounds for one-by-one (default 1000)")});
+    auto run = [&](const char* name) { return phase == "all" || phase == name; };
 
+    // [snippet: pipe-setup]
     Waker waker;
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1");
     epoll_event ev{};
-    ev.events = EPOLLIN; // level-triggered
+    ev.events = EPOLLIN | EPOLLET;
     ev.data.fd = waker.fd();
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, waker.fd(), &ev) < 0) die("epoll_ctl ADD waker");
+    // [/snippet]
     std::printf("waker=%s fd=%d\n", Waker::kind(), waker.fd());
+    std::fflush(stdout); // before any thread writes (strace shows the order)
     bool ok = true;
 
-    // [snippet: late-wake]
-    waker.wake(); // nobody is in epoll_wait now
-    int first = wait_once(epfd, 1000);
-    int second = wait_once(epfd, 0); // not reset yet: reported again
-    waker.reset();
-    int after = wait_once(epfd, 0);
-    // [/snippet]
-    std::printf("late: wakes=1 first_wait=%d second_wait=%d after_reset=%d\n", first, second,
-                after);
-    ok &= expect(first == 1 && second == 1 && after == 0, "late",
-                 "a wake while nobody waited was not reported exactly until reset");
-
-    // [snippet: coalesced-wakes]
-    auto start = Clock::now();
-    std::thread([&] {
-        for (long i = 0; i < wakes; ++i)
-            waker.wake(); // never blocks, even with a full pipe
-    }).join();
-    double wake_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    int wakeups = 0;
-    std::uint64_t drained = 0;
-    while (wait_once(epfd, wakeups == 0 ? 1000 : 0) > 0) {
-        ++wakeups;
-        drained += waker.reset();
+    if (run("late")) {
+        // [snippet: late-wake]
+        waker.wake(); // nobody is in epoll_wait now
+        int first = wait_once(epfd, 1000);
+        int second = wait_once(epfd, 0); // the edge is used up: nothing, and no read
+        // [/snippet]
+        std::printf("late: wakes=1 first_wait=%d second_wait=%d\n", first, second);
+        ok &= expect(first == 1 && second == 0, "late",
+                     "a wake while nobody waited was not reported exactly once");
     }
-    // [/snippet]
-    std::printf("coalesced: wakes=%ld wakeups=%d drained=%llu wake_ms=%.1f\n", wakes, wakeups,
-                static_cast<unsigned long long>(drained), wake_ms);
-    ok &= expect(wakeups == 1 && drained >= 1, "coalesced",
-                 "many wakes before the loop looked were not exactly one wakeup");
 
-    // [snippet: concurrent-wakes]
-    std::atomic<long> published{0};
-    std::thread producer([&] {
-        for (long i = 0; i < wakes; ++i) {
-            published.fetch_add(1, std::memory_order_release); // the work...
-            waker.wake();                                      // ...then the wake
+    if (run("one-by-one")) {
+        // [snippet: one-by-one]
+        std::atomic<long> seen{0};
+        std::thread waking([&] {
+            for (long i = 1; i <= rounds; ++i) {
+                waker.wake();
+                seen.wait(i - 1); // until the loop has taken this wake
+            }
+        });
+        long wakeups = 0;
+        while (wakeups < rounds && wait_once(epfd, 2000) == 1) {
+            seen.store(++wakeups); // no read: the next wake() is the next edge
+            seen.notify_one();
         }
-    });
-    long loop_wakeups = 0;
-    bool lost = false;
-    while (published.load(std::memory_order_acquire) < wakes) {
-        // Work is still coming, so a wake is still coming: waiting is safe.
-        if (wait_once(epfd, 2000) == 0) {
-            lost = true; // 2 s asleep while work was pending: a lost wake
-            break;
-        }
-        ++loop_wakeups;
-        waker.reset(); // drain, then re-read the counter at the top
+        seen.store(rounds); // if a wake was lost: release the waking thread
+        seen.notify_one();
+        waking.join();
+        // [/snippet]
+        std::printf("one-by-one: wakes=%ld wakeups=%ld drains=%llu\n", rounds, wakeups,
+                    static_cast<unsigned long long>(waker.drains()));
+        ok &= expect(wakeups == rounds, "one-by-one", "a wake was not reported (2 s asleep)");
     }
-    producer.join();
-    // [/snippet]
-    std::printf("concurrent: wakes=%ld wakeups=%ld lost=%d\n", wakes, loop_wakeups, lost ? 1 : 0);
-    ok &= expect(!lost && loop_wakeups <= wakes, "concurrent",
-                 "a wake was lost, or the loop woke more often than it was woken");
+
+    if (run("coalesced")) {
+        const auto drains_before = waker.drains();
+        // [snippet: coalesced-wakes]
+        auto start = Clock::now();
+        std::thread([&] {
+            for (long i = 0; i < wakes; ++i)
+                waker.wake(); // never blocks: a full pipe is drained, then written
+        }).join();
+        double wake_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        int wakeups = 0;
+        while (wait_once(epfd, wakeups == 0 ? 1000 : 0) > 0)
+            ++wakeups;
+        // [/snippet]
+        std::printf("coalesced: wakes=%ld wakeups=%d drains=%llu wake_ms=%.1f\n", wakes, wakeups,
+                    static_cast<unsigned long long>(waker.drains() - drains_before), wake_ms);
+        ok &= expect(wakeups == 1, "coalesced",
+                     "many wakes before the loop looked were not exactly one wakeup");
+    }
+
+    if (run("full")) {
+        const auto drains_before = waker.drains();
+        // [snippet: full-wake]
+        waker.fill();                      // as if every wake so far had gone unread
+        int edge = wait_once(epfd, 1000);  // the loop takes that report, and reads nothing
+        waker.wake();                      // write -> EAGAIN -> drain -> write
+        int woken = wait_once(epfd, 1000); // a fresh edge: not lost
+        // [/snippet]
+        const auto drains = waker.drains() - drains_before;
+        std::printf("full: first_wait=%d drains=%llu woken=%d\n", edge,
+                    static_cast<unsigned long long>(drains), woken);
+        ok &= expect(edge == 1 && drains == 1 && woken == 1, "full",
+                     "a wake on a full waker did not drain once and wake the loop");
+    }
+
+    if (run("concurrent")) {
+        // [snippet: concurrent-wakes]
+        std::atomic<long> published{0};
+        std::thread producer([&] {
+            for (long i = 0; i < wakes; ++i) {
+                published.fetch_add(1, std::memory_order_release); // the work...
+                waker.wake();                                      // ...then the wake
+            }
+        });
+        long loop_wakeups = 0;
+        bool lost = false;
+        while (published.load(std::memory_order_acquire) < wakes) {
+            // Work is still coming, so a wake is still coming: waiting is safe.
+            if (wait_once(epfd, 2000) == 0) {
+                lost = true; // 2 s asleep while work was pending: a lost wake
+                break;
+            }
+            ++loop_wakeups; // no read; the counter is re-read at the top
+        }
+        producer.join();
+        // [/snippet]
+        std::printf("concurrent: wakes=%ld wakeups=%ld lost=%d\n", wakes, loop_wakeups,
+                    lost ? 1 : 0);
+        ok &= expect(!lost && loop_wakeups <= wakes, "concurrent",
+                     "a wake was lost, or the loop woke more often than it was woken");
+    }
 
     close(epfd);
     return ok ? 0 : 1;

@@ -16,23 +16,30 @@
 //   - Re-arm only after you are done with the socket: a MOD issued while
 //     still reading hands it to another thread too early.
 //
+// clang-format off
 // Run it
-//   ./oneshot_workers --mode oneshot      prints overlaps=0
-//   ./oneshot_workers --mode level        prints how many overlaps it saw
-//   ./oneshot_workers --mode edge
-//   strace -f -e trace=epoll_wait,epoll_ctl ./oneshot_workers --mode oneshot --messages 20
+//   ./build/default/chapters/03-epoll-edge/oneshot_workers --mode oneshot   prints overlaps=0
+//   ./build/default/chapters/03-epoll-edge/oneshot_workers --mode level     prints the overlaps seen
+//   ./build/default/chapters/03-epoll-edge/oneshot_workers --mode edge
+//   strace -f -e trace=epoll_wait,epoll_ctl ./build/default/chapters/03-epoll-edge/oneshot_workers --messages 20
+// clang-format on
 //
 // The sockets are AF_UNIX SOCK_SEQPACKET pairs inside this process, so
 // message boundaries survive two threads reading at once; the main thread
 // writes numbered messages, the workers read them. Per-socket state is kept
 // in atomics so the broken modes are wrong but not undefined behaviour (and
-// ThreadSanitizer stays quiet about the demonstration itself).
-#include "echo_common.hpp"
+// ThreadSanitizer stays quiet about the demonstration itself). A worker
+// that hits an error does not exit the process: it reports to main, which
+// stops the others and exits 1 naming the call.
+#include "log.hpp"
+#include "options.hpp"
+#include "socket_setup.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <poll.h>
 #include <string>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -46,11 +53,10 @@ namespace {
 enum class Mode { oneshot, level, edge };
 
 struct Config {
+    std::string mode_name = "oneshot";
     Mode mode = Mode::oneshot;
-    int threads = 4;
-    int sockets = 4;
-    int messages = 2000;
-    int work_us = 50; // how long handling one message takes (a sleep)
+    long threads = 4, sockets = 4, messages = 2000;
+    long work_us = 50; // how long handling one message takes (a sleep)
 };
 
 struct Message {
@@ -73,33 +79,47 @@ std::atomic<long> g_spurious{0};     // woken for a socket that had nothing to r
 std::atomic<long> g_rearms{0};       // EPOLL_CTL_MOD calls
 std::atomic<long> g_handled{0};      // messages handled
 
+// A worker must not call die(): exit() would run while the other threads are
+// still inside epoll_wait and recv, and main could neither stop them nor
+// clean up. It records the first failure here and returns; main, which
+// watches g_failed, stops the others and exits 1 naming the call.
+std::atomic<bool> g_failed{false};
+const char* g_failed_call = nullptr; // written once, by whoever set g_failed;
+int g_failed_errno = 0;              // read by main after joining every worker
+
+bool fail(const char* call, int error) {
+    if (!g_failed.exchange(true)) {
+        g_failed_call = call;
+        g_failed_errno = error;
+    }
+    return false;
+}
+
 constexpr uint32_t kStopToken = ~0u;
 
 uint32_t interest(Mode m) {
-    switch (m) {
-    case Mode::oneshot:
-        return EPOLLIN | EPOLLONESHOT;
-    case Mode::level:
-        return EPOLLIN;
-    case Mode::edge:
-        return EPOLLIN | EPOLLET;
-    }
-    return EPOLLIN;
+    return m == Mode::oneshot ? EPOLLIN | EPOLLONESHOT
+           : m == Mode::edge  ? EPOLLIN | EPOLLET
+                              : EPOLLIN;
 }
 
 // [snippet: handle]
 // Handles what epoll reported for one socket. Level and oneshot: one message
 // per report (the next report comes while more are waiting). Edge: until
-// EAGAIN, as the edge contract demands.
-void handle(const Config& cfg, int ep, Slot& s, uint32_t token) {
+// EAGAIN, as the edge contract demands. Returns false after a failure.
+bool handle(const Config& cfg, int ep, Slot& s, uint32_t token) {
     if (s.busy.fetch_add(1) != 0) ++g_overlaps; // someone else is in here
+    bool ok = true;
     for (int got = 0;; ++got) {
         Message m;
         ssize_t n = recv(s.read_fd, &m, sizeof m, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) die("recv");
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (got == 0) ++g_spurious; // another thread took what woke us
+            break;
+        }
+        if (n != sizeof m) { // an error, or 0: the writer closed (never while we run)
+            ok = fail(n < 0 ? "recv" : "recv: end of stream or a short message", n < 0 ? errno : 0);
             break;
         }
         uint32_t prev = s.last_seq.exchange(m.seq);
@@ -109,15 +129,16 @@ void handle(const Config& cfg, int ep, Slot& s, uint32_t token) {
         if (cfg.mode != Mode::edge) break;
     }
     s.busy.fetch_sub(1);
-    if (cfg.mode == Mode::oneshot) {
+    if (ok && cfg.mode == Mode::oneshot) {
         // Re-arm last, after we are done with the socket. MOD re-evaluates
         // readiness, so a message that is already waiting is reported at once.
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLONESHOT;
         ev.data.u32 = token;
-        if (epoll_ctl(ep, EPOLL_CTL_MOD, s.read_fd, &ev) < 0) die("epoll_ctl MOD");
+        if (epoll_ctl(ep, EPOLL_CTL_MOD, s.read_fd, &ev) < 0) return fail("epoll_ctl MOD", errno);
         ++g_rearms;
     }
+    return ok;
 }
 // [/snippet]
 
@@ -126,67 +147,50 @@ void worker(const Config& cfg, int ep, std::vector<std::unique_ptr<Slot>>& slots
     for (;;) {
         epoll_event ev;
         int n = epoll_wait(ep, &ev, 1, -1); // one event: one socket per wakeup
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            if (errno == EINTR) continue;
-            die("epoll_wait");
+            fail("epoll_wait", errno); // main sees it and stops us all
+            return;
         }
         if (n == 0) continue;
         if (ev.data.u32 == kStopToken) return; // level-triggered: every thread sees it
-        handle(cfg, ep, *slots[ev.data.u32], ev.data.u32);
+        if (!handle(cfg, ep, *slots[ev.data.u32], ev.data.u32)) return;
     }
 }
 // [/snippet]
 
-[[noreturn]] void usage(int status) {
-    std::fprintf(status == 0 ? stdout : stderr,
-                 "usage: %s [--mode oneshot|level|edge] [--threads N] [--sockets N]\n"
-                 "       [--messages N] [--work-us N] [--help]\n"
-                 "Several threads wait on one epoll instance; counts how often two of them\n"
-                 "handle the same socket at once (overlaps). Prints one line of figures.\n",
-                 g_program);
-    std::exit(status);
+// Sends one message. A full socket means the workers are behind: wait in
+// poll() for room, looking every 100 ms whether a worker has failed (then
+// nobody may ever read again, and we give up).
+bool send_message(int fd, const Message& msg) {
+    for (;;) {
+        ssize_t n = send(fd, &msg, sizeof msg, kSendFlags);
+        if (n == sizeof msg) return true;
+        if (n >= 0) return fail("send: a short message", 0); // SEQPACKET: cannot happen
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return fail("send", errno);
+        if (g_failed.load()) return false;
+        pollfd p{fd, POLLOUT, 0};
+        poll(&p, 1, 100);
+    }
 }
 
 Config parse(int argc, char** argv) {
-    g_program = "oneshot_workers";
     Config cfg;
-    auto number = [&](int& i, int lo, int hi) {
-        if (i + 1 >= argc) usage(2);
-        char* end = nullptr;
-        long v = std::strtol(argv[++i], &end, 10);
-        if (*end != '\0' || v < lo || v > hi) {
-            warn("%s: not a number in %d..%d: '%s'", argv[i - 1], lo, hi, argv[i]);
-            usage(2);
-        }
-        return static_cast<int>(v);
-    };
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(0);
-        } else if (a == "--mode" && i + 1 < argc) {
-            std::string m = argv[++i];
-            if (m == "oneshot")
-                cfg.mode = Mode::oneshot;
-            else if (m == "level")
-                cfg.mode = Mode::level;
-            else if (m == "edge")
-                cfg.mode = Mode::edge;
-            else
-                usage(2);
-        } else if (a == "--threads") {
-            cfg.threads = number(i, 1, 64);
-        } else if (a == "--sockets") {
-            cfg.sockets = number(i, 1, 1000);
-        } else if (a == "--messages") {
-            cfg.messages = number(i, 1, 10000000);
-        } else if (a == "--work-us") {
-            cfg.work_us = number(i, 0, 100000);
-        } else {
-            warn("unknown argument '%s'", argv[i]);
-            usage(2);
-        }
-    }
+    parse_args(argc, argv,
+               "Several threads wait on one epoll instance; counts how often two of them\n"
+               "handle the same socket at once (overlaps). Prints one line of figures.",
+               {Option::Text("--mode", "MODE", &cfg.mode_name,
+                             "oneshot|level|edge (default oneshot)", "oneshot|level|edge"),
+                Option::Number("--threads", "N", &cfg.threads, 1, 64, "worker threads (default 4)"),
+                Option::Number("--sockets", "N", &cfg.sockets, 1, 1000, "socket pairs (default 4)"),
+                Option::Number("--messages", "N", &cfg.messages, 1, 10000000,
+                               "messages in all (default 2000)"),
+                Option::Number("--work-us", "N", &cfg.work_us, 0, 100000,
+                               "microseconds of work per message (default 50)")});
+    cfg.mode = cfg.mode_name == "level"  ? Mode::level
+               : cfg.mode_name == "edge" ? Mode::edge
+                                         : Mode::oneshot;
     return cfg;
 }
 
@@ -199,13 +203,15 @@ int main(int argc, char** argv) {
 
     // [snippet: register]
     std::vector<std::unique_ptr<Slot>> slots;
-    for (int i = 0; i < cfg.sockets; ++i) {
+    for (long i = 0; i < cfg.sockets; ++i) {
         auto s = std::make_unique<Slot>();
         int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
+        // Both ends non-blocking from the start: the workers read until
+        // EAGAIN, and the writer waits in poll() when a socket is full.
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+            die("socketpair");
         s->read_fd = sv[0];
-        s->write_fd = sv[1]; // stays blocking: the writer simply waits when it is full
-        if (fcntl(s->read_fd, F_SETFL, O_NONBLOCK) < 0) die("fcntl");
+        s->write_fd = sv[1];
         epoll_event ev{};
         ev.events = interest(cfg.mode);
         ev.data.u32 = static_cast<uint32_t>(i);
@@ -223,20 +229,20 @@ int main(int argc, char** argv) {
     if (epoll_ctl(ep, EPOLL_CTL_ADD, stop, &sev) < 0) die("epoll_ctl ADD eventfd");
 
     std::vector<std::thread> workers;
-    for (int t = 0; t < cfg.threads; ++t)
+    for (long t = 0; t < cfg.threads; ++t)
         workers.emplace_back(worker, std::cref(cfg), ep, std::ref(slots));
 
     // Numbered messages, round robin over the sockets, as fast as they go:
     // several wait on each socket at any moment.
     std::vector<uint32_t> next(slots.size(), 0);
-    for (int m = 0; m < cfg.messages; ++m) {
+    for (long m = 0; m < cfg.messages; ++m) {
         std::size_t i = static_cast<std::size_t>(m) % slots.size();
-        Message msg{static_cast<uint32_t>(i), next[i]++};
-        while (send(slots[i]->write_fd, &msg, sizeof msg, kSendFlags) < 0)
-            if (errno != EINTR) die("send");
+        if (!send_message(slots[i]->write_fd, {static_cast<uint32_t>(i), next[i]++}))
+            break; // a worker failed: nobody may read again
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (g_handled.load() < cfg.messages && std::chrono::steady_clock::now() < deadline)
+    while (g_handled.load() < cfg.messages && !g_failed.load() &&
+           std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     const bool complete = g_handled.load() == cfg.messages;
 
@@ -245,21 +251,24 @@ int main(int argc, char** argv) {
     for (auto& t : workers)
         t.join();
 
-    const char* mode = cfg.mode == Mode::oneshot ? "oneshot"
-                       : cfg.mode == Mode::level ? "level"
-                                                 : "edge";
-    std::printf("mode=%s threads=%d sockets=%d messages=%d handled=%ld overlaps=%ld "
+    std::printf("mode=%s threads=%ld sockets=%ld messages=%ld handled=%ld overlaps=%ld "
                 "out_of_order=%ld spurious=%ld rearms=%ld\n",
-                mode, cfg.threads, cfg.sockets, cfg.messages, g_handled.load(), g_overlaps.load(),
-                g_out_of_order.load(), g_spurious.load(), g_rearms.load());
+                cfg.mode_name.c_str(), cfg.threads, cfg.sockets, cfg.messages, g_handled.load(),
+                g_overlaps.load(), g_out_of_order.load(), g_spurious.load(), g_rearms.load());
     for (auto& s : slots) {
         close(s->read_fd);
         close(s->write_fd);
     }
     close(stop);
     close(ep);
+    if (g_failed.load()) {
+        errno = g_failed_errno;
+        warn("a worker failed: %s%s%s", g_failed_call, errno ? ": " : "",
+             errno ? std::strerror(errno) : "");
+        return 1;
+    }
     if (!complete) {
-        warn("only %ld of %d messages were handled within 30 s", g_handled.load(), cfg.messages);
+        warn("only %ld of %ld messages were handled within 30 s", g_handled.load(), cfg.messages);
         return 1;
     }
     return 0;

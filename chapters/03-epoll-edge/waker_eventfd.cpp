@@ -4,21 +4,22 @@
 //   - An eventfd is a 64-bit counter behind one descriptor (eventfd(2)):
 //     write(8 bytes) adds, read(8 bytes) returns the counter and sets it to
 //     zero, and the descriptor is readable while the counter is not zero.
-//     One descriptor instead of the pipe's two, and no bytes to shovel:
-//     100000 wakes are one read of the number 100000.
-//   - EFD_NONBLOCK: write() could only block when the counter would pass
-//     0xfffffffffffffffe; non-blocking, it fails with EAGAIN instead, which
-//     we ignore (a counter that large is certainly readable). read() on a
-//     zero counter fails with EAGAIN instead of sleeping.
+//     Every write wakes the pollers, so under EPOLLET every wake() is an edge
+//     and the loop never has to read: one descriptor, one call per wake.
+//   - EFD_NONBLOCK: a write that would push the counter past 2^64 - 2 fails
+//     with EAGAIN instead of blocking. Then wake() resets the counter with
+//     one read and adds again, as mio 1.x does
+//     (src/sys/unix/waker/eventfd.rs). At a million wakes a second that is
+//     half a million years away, so the branch is tested with fill().
 //
-// Under strace:  eventfd2(0, EFD_CLOEXEC|EFD_NONBLOCK) = 3, then
-// write(3, "\1\0\0\0\0\0\0\0", 8) per wake and one read(3, ..., 8) per reset.
+// Under strace:  eventfd2(0, EFD_CLOEXEC|EFD_NONBLOCK) = 3, then one
+// write(3, "\1\0\0\0\0\0\0\0", 8) per wake and no read at all.
 //
 // Left out on purpose: EFD_SEMAPHORE (read returns 1 at a time: the opposite
-// of coalescing).
+// of coalescing, and we never read anyway).
 #include "waker.hpp"
 
-#include "echo_common.hpp"
+#include "log.hpp"
 
 #include <cerrno>
 #include <sys/eventfd.h>
@@ -44,23 +45,28 @@ const char* Waker::kind() {
 void Waker::wake() {
     int saved = errno; // we may run inside a signal handler
     const std::uint64_t one = 1;
-    // EAGAIN: the counter is at its maximum, so the loop is woken already.
-    // EINTR cannot happen: a non-blocking write never sleeps.
-    [[maybe_unused]] ssize_t n = write(write_fd_, &one, sizeof one);
+    // EAGAIN: the counter is at its maximum. Reset it and add again: only a
+    // write makes a new edge. EINTR cannot happen: a non-blocking write
+    // never sleeps.
+    while (write(write_fd_, &one, sizeof one) < 0 && errno == EAGAIN)
+        drain();
     errno = saved;
 }
 // [/snippet]
 
-// [snippet: eventfd-reset]
-std::uint64_t Waker::reset() {
+// [snippet: eventfd-drain]
+void Waker::drain() {
     std::uint64_t count = 0;
-    for (;;) {
-        ssize_t n = read(read_fd_, &count, sizeof count);
-        if (n == sizeof count) return count; // every wake since the last reset
-        if (n < 0 && errno == EINTR) continue;
-        return 0; // EAGAIN: the counter was zero, nobody woke us
-    }
+    // One read empties the counter. EAGAIN (already zero) is fine too.
+    [[maybe_unused]] ssize_t n = read(read_fd_, &count, sizeof count);
+    drains_.fetch_add(1, std::memory_order_relaxed);
 }
 // [/snippet]
+
+void Waker::fill() {
+    std::uint64_t count = 0, most = 0xfffffffffffffffe; // the largest value eventfd(2) holds
+    [[maybe_unused]] ssize_t n = read(read_fd_, &count, sizeof count);
+    n = write(write_fd_, &most, sizeof most);
+}
 
 } // namespace ioladder::ch03

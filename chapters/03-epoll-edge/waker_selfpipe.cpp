@@ -2,20 +2,27 @@
 //
 // What it shows
 //   - The oldest portable waker (mio uses it where there is no eventfd): the
-//     loop watches the read end, wake() writes one byte to the write end.
-//   - Both ends are non-blocking. When the pipe is full (64 KiB by default on
-//     Linux, see pipe(7)), write() fails with EAGAIN and we ignore it: a full
-//     pipe is already readable, so the loop is already woken. That is why the
-//     pipe never "fills up" in a way that matters and wake() never blocks.
-//   - reset() reads until EAGAIN: one wake or 65536, one drain.
+//     loop watches the read end, edge-triggered; wake() writes one byte to
+//     the write end. The loop never reads: each write is a new edge.
+//   - Both ends are non-blocking (pipe2). Nobody reads, so the bytes pile up
+//     until the pipe is full (64 KiB by default on Linux, see pipe(7)); then
+//     write() fails with EAGAIN instead of blocking, and wake() drains the
+//     pipe and writes again. Dropping that byte would lose the wake: the
+//     loop may have used up the last edge long ago.
+//   - It relies on every write to a polled pipe waking the poller, even when
+//     the pipe already holds data. Linux 5.5 to 5.13 woke it only when the
+//     pipe had been empty; 5.14 restored the wake on every write (commit
+//     3a34b13a88ca, "pipe: make pipe writes always wake up readers"). On
+//     those kernels this waker loses wakes; the eventfd one does not.
 //
-// Under strace:  pipe2([3, 4], O_NONBLOCK|O_CLOEXEC) = 0, then write(4, "\1", 1)
-// per wake and read(3, ..., 4096) until EAGAIN per reset.
+// Under strace:  pipe2([3, 4], O_NONBLOCK|O_CLOEXEC) = 0, then one
+// write(4, "\1", 1) per wake and no read at all, until the 65537th unread
+// wake: write = -1 EAGAIN, 17 reads (the last one EAGAIN), the write again.
 //
 // Left out on purpose: platforms without pipe2 (fcntl after pipe would do).
 #include "waker.hpp"
 
-#include "echo_common.hpp"
+#include "log.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -43,30 +50,30 @@ const char* Waker::kind() {
 void Waker::wake() {
     int saved = errno; // we may run inside a signal handler
     const char byte = 1;
-    // EAGAIN: the pipe is full, so it is readable and the loop is woken
-    // already; dropping this byte loses nothing. EINTR cannot happen: a
-    // non-blocking write never sleeps.
-    [[maybe_unused]] ssize_t n = write(write_fd_, &byte, 1);
+    // EAGAIN: the pipe is full. Drain it and write again: only a write makes
+    // a new edge. EINTR cannot happen: a non-blocking write never sleeps.
+    while (write(write_fd_, &byte, 1) < 0 && errno == EAGAIN)
+        drain();
     errno = saved;
 }
 // [/snippet]
 
-// [snippet: selfpipe-reset]
-std::uint64_t Waker::reset() {
-    std::uint64_t drained = 0;
+// [snippet: selfpipe-drain]
+void Waker::drain() {
     char buf[4096];
-    for (;;) {
-        ssize_t n = read(read_fd_, buf, sizeof buf);
-        if (n > 0) {
-            drained += static_cast<std::uint64_t>(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        // EAGAIN: empty, the loop will sleep until the next wake(). n == 0
-        // (EOF) cannot happen while we hold the write end.
-        return drained;
+    while (read(read_fd_, buf, sizeof buf) > 0) {
     }
+    // Ends on EAGAIN: empty. A 0 (end of file) cannot happen: we hold the write end.
+    drains_.fetch_add(1, std::memory_order_relaxed);
 }
 // [/snippet]
+
+void Waker::fill() {
+    char buf[4096] = {};
+    // Pages first, then single bytes for what a page no longer fits in.
+    for (std::size_t size : {sizeof buf, std::size_t{1}})
+        while (write(write_fd_, buf, size) > 0) {
+        }
+}
 
 } // namespace ioladder::ch03

@@ -1,22 +1,26 @@
-// ch03_wakers_test.cpp: chapter 03's wakers and the registration race, graded.
+// ch03_wakers_test.cpp: chapter 03's wakers, threads and the registration
+// race, graded (the race's stress harness is registration_race_stress.cpp).
 //
-// Every program is built twice, once per waker (self-pipe and eventfd), and
-// each behaviour is checked for both: a wake while nobody waits is seen;
-// 100000 wakes before the loop looks are one wakeup and never block; wakes
-// racing with the loop are never lost; mio_empty stops on SIGTERM through its
-// waker with no descriptor left open, and its trace shows the waker being
-// registered; mio_mixed counts timer wakeups and still echoes UDP. Then
-// registration_race: the racy poller's failure shown deterministically, the
-// locked Poller's guarantees under stress.
+// Every waker program is built twice, once per waker (self-pipe and
+// eventfd), and each behaviour is checked for both. The wakers are
+// registered edge-triggered and never read, as current mio does it, so the
+// traces must show a write per wake and no read, while a wake nobody waited
+// for is still reported once, wakes before the loop looks still coalesce
+// into one wakeup, a full waker still wakes the loop, and wakes racing with
+// the loop are never lost. mio_empty stops on SIGTERM through its waker with
+// no descriptor left open; mio_mixed counts timer wakeups and still echoes
+// UDP; oneshot_workers reports a worker's failed call from main; the racy
+// poller's failure is shown deterministically and the locked Poller's
+// window is closed. And every demo of chapters 02 and 03 parses its command
+// line the same way.
 //
 // The programs are not echo servers, so they are not in the server list; they
-// are built next to it, in <build>/chapters/03-epoll-edge/.
+// are built next to it, in <build>/chapters/NN-name/.
 #include "catch_compat.hpp"
 #include "harness.hpp"
 #include "hostile.hpp"
 #include "strace.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -43,10 +47,10 @@ namespace {
 
 const std::vector<std::string> kWakers = {"selfpipe", "eventfd"};
 
-// <build>/chapters/03-epoll-edge/<name>; the build folder is where CMake
-// wrote the server list. A missing program fails (it is part of the build).
-std::string program(const std::string& name) {
-    fs::path p = fs::path(IOLADDER_SERVER_LIST).parent_path() / "chapters" / "03-epoll-edge" / name;
+// <build>/chapters/<dir>/<name>; the build folder is where CMake wrote the
+// server list. A missing program fails (it is part of the build).
+std::string program(const std::string& name, const std::string& dir = "03-epoll-edge") {
+    fs::path p = fs::path(IOLADDER_SERVER_LIST).parent_path() / "chapters" / dir / name;
     INFO("looked for " << p.string() << " (build the " << name << " target)");
     REQUIRE(fs::exists(p));
     return p.string();
@@ -74,6 +78,71 @@ long number(const std::map<std::string, std::string>& f, const std::string& key)
     INFO("field " << key);
     REQUIRE(it != f.end());
     return std::stol(it->second);
+}
+
+// Runs `argv` under `strace -f -s 64 -o trace_path` (through env(1), which
+// applies what strace_options asks for: under ASan, no LeakSanitizer, which
+// refuses to run under ptrace) and waits for it to exit.
+RunResult run_traced(std::vector<std::string> argv, const std::string& trace_path,
+                     const std::vector<std::string>& strace_extra = {}) {
+    auto opts = strace_options(trace_path);
+    std::vector<std::string> full{"env"};
+    full.insert(full.end(), opts.env.begin(), opts.env.end());
+    full.insert(full.end(), opts.wrapper.begin(), opts.wrapper.end());
+    full.insert(full.end(), strace_extra.begin(), strace_extra.end()); // before the program
+    full.insert(full.end(), argv.begin(), argv.end());
+    return run_program(full, seconds(60));
+}
+
+// The waker's calls in a trace: its descriptors come from the first pipe2 or
+// eventfd2 (earlier calls on the same numbers, such as the loader's reads of
+// fd 3, are not the waker's), then every read of the read end, every
+// successful write to the write end, and every epoll wait that reported
+// something.
+struct WakerCalls {
+    int read_fd = -1, write_fd = -1;
+    long reads = 0, writes = 0, waits_reporting = 0;
+};
+
+WakerCalls waker_calls(const Trace& t) {
+    WakerCalls w;
+    for (const Call& c : t.calls) {
+        if (w.read_fd < 0) {
+            if (c.name == "pipe2" && c.has_result && c.result == 0)
+                std::sscanf(c.text.c_str(), "pipe2([%d, %d]", &w.read_fd, &w.write_fd);
+            else if (c.name == "eventfd2" && c.has_result && c.result >= 0)
+                w.read_fd = w.write_fd = static_cast<int>(c.result);
+            continue;
+        }
+        if (c.name == "read" && c.text.rfind("read(" + std::to_string(w.read_fd) + ",", 0) == 0)
+            ++w.reads;
+        if (c.name == "write" && c.has_result && c.result > 0 &&
+            c.text.rfind("write(" + std::to_string(w.write_fd) + ",", 0) == 0)
+            ++w.writes;
+        if ((c.name == "epoll_wait" || c.name == "epoll_pwait") && c.has_result && c.result > 0)
+            ++w.waits_reporting;
+    }
+    return w;
+}
+
+// One phase of mio_pipe_<waker> run under strace, with `--<count_option> N`:
+// the phase's "key=value" line, and the waker's calls in the trace.
+struct TracedPhase {
+    std::map<std::string, std::string> line;
+    WakerCalls calls;
+};
+
+TracedPhase trace_phase(const std::string& name, const std::string& phase,
+                        const std::string& count_option, long count) {
+    const std::string trace_path = temp_path("ch03-" + name + "-" + phase + ".trace");
+    RunResult r = run_traced({program(name), "--phase", phase, count_option, std::to_string(count)},
+                             trace_path);
+    INFO(name << " --phase " << phase << " stdout:\n" << r.out << "stderr:\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    TracedPhase t{fields(r.out, phase + ":"), waker_calls(parse_strace_file(trace_path))};
+    REQUIRE(t.calls.read_fd >= 0);
+    std::remove(trace_path.c_str());
+    return t;
 }
 
 // A program running in the background with its stdout on a pipe we read
@@ -175,91 +244,158 @@ pid_t pid_in(const std::string& line) {
     return static_cast<pid_t>(std::stol(line.substr(at + 6)));
 }
 
-std::vector<std::string> all_programs() {
-    std::vector<std::string> names{"registration_race"};
-    for (auto& w : kWakers)
-        for (auto* p : {"mio_empty_", "mio_mixed_", "mio_pipe_"})
-            names.push_back(p + w);
-    return names;
-}
-
 } // namespace
 
 // ---- the command line ------------------------------------------------------
 
-TEST_CASE("every ch03 waker program answers --help with exit 0 and a bad argument with exit 2",
-          "[ch03][wakers][cli]") {
-    for (auto& name : all_programs()) {
-        INFO(name);
-        RunResult help = run_program({program(name), "--help"});
-        CHECK(help.exit_code == 0);
-        CHECK(help.out.find("usage:") != std::string::npos);
-        RunResult bad = run_program({program(name), "--bogus"});
-        INFO("stderr: " << bad.err);
-        CHECK(bad.exit_code == 2);
-        CHECK(bad.err.find("usage:") != std::string::npos);
-        CHECK(bad.out.empty());
+TEST_CASE("every demo of chapters 02 and 03 answers --help with its usage on stdout and exit 0, "
+          "and a bad argument with its usage on stderr and exit 2",
+          "[ch03][cli]") {
+    // name, folder, bad arguments (each list one invocation)
+    struct Demo {
+        std::string name, dir;
+        std::vector<std::vector<std::string>> bad;
+    };
+    std::vector<Demo> demos = {
+        {"level_nagging", "02-epoll-level", {{"--bogus"}, {"--waits", "0"}, {"--waits"}}},
+        {"oneshot_workers", "03-epoll-edge", {{"--bogus"}, {"--mode", "nope"}, {"--threads", "0"}}},
+        {"registration_race", "03-epoll-edge", {{"--bogus"}, {"--poller", "nope"}}},
+    };
+    for (auto& w : kWakers) {
+        demos.push_back({"mio_empty_" + w, "03-epoll-edge", {{"--bogus"}, {"extra"}}});
+        demos.push_back({"mio_mixed_" + w, "03-epoll-edge", {{"--bogus"}, {"--interval-ms", "0"}}});
+        demos.push_back(
+            {"mio_pipe_" + w, "03-epoll-edge", {{"--bogus"}, {"--phase", "nope"}, {"--wakes=0"}}});
+    }
+    for (auto& d : demos) {
+        INFO(d.name);
+        const std::string path = program(d.name, d.dir);
+        for (const char* help : {"--help", "-h"}) {
+            RunResult r = run_program({path, help});
+            INFO(help << " stderr: " << r.err);
+            CHECK(r.exit_code == 0);
+            CHECK(r.out.rfind("usage: " + d.name, 0) == 0);
+            CHECK(r.err.empty());
+        }
+        for (auto& args : d.bad) {
+            std::vector<std::string> argv{path};
+            argv.insert(argv.end(), args.begin(), args.end());
+            RunResult r = run_program(argv);
+            INFO(args.front() << " stderr: " << r.err);
+            CHECK(r.exit_code == 2);
+            CHECK(r.out.empty());
+            CHECK(r.err.rfind(d.name + ": ", 0) == 0);                  // what was wrong, named...
+            CHECK(r.err.find("usage: " + d.name) != std::string::npos); // ...then the usage
+        }
     }
 }
 
-// ---- mio_pipe: late wakes, coalescing, no lost wake -------------------------
+// ---- mio_pipe: late wakes, one by one, coalescing, a full waker, races -------
 
-TEST_CASE("a wake while nobody is in epoll_wait is reported, and again, until reset (both wakers)",
+TEST_CASE("an edge-triggered waker reports a wake nobody waited for once, and needs no read "
+          "(both wakers)",
           "[ch03][wakers]") {
     for (auto& w : kWakers) {
-        RunResult r = run_program({program("mio_pipe_" + w), "--wakes", "1000"}, seconds(30));
+        RunResult r = run_program({program("mio_pipe_" + w), "--phase", "late"});
         INFO("mio_pipe_" << w << " stdout:\n" << r.out << "stderr:\n" << r.err);
         CHECK(r.exit_code == 0);
         auto late = fields(r.out, "late:");
         CHECK(number(late, "first_wait") == 1);
-        CHECK(number(late, "second_wait") == 1); // level-triggered: still readable
-        CHECK(number(late, "after_reset") == 0);
+        CHECK(number(late, "second_wait") == 0); // the edge is used up; nothing to reset
     }
 }
 
-TEST_CASE("100000 wakes before the loop looks are one wakeup, never block, and reset drains them "
-          "(both wakers)",
-          "[ch03][wakers]") {
-    const long wakes = 100000;
+TEST_CASE("a loop woken one wake at a time sees every wake, and its trace has a write per wake "
+          "and no read of the waker (both wakers)",
+          "[ch03][wakers][strace]") {
+    if (auto st = strace_available(); !st.ok) IOLADDER_SKIP("needs strace: " + st.reason);
+    const long rounds = 200;
     for (auto& w : kWakers) {
         const std::string name = "mio_pipe_" + w;
-        // A wake() that blocked on a full pipe would hang here: the timeout
-        // turns that into exit_code -1.
-        RunResult r = run_program({program(name), "--wakes", std::to_string(wakes)}, seconds(60));
+        TracedPhase t = trace_phase(name, "one-by-one", "--rounds", rounds);
+        CHECK(number(t.line, "wakeups") == rounds);
+        CHECK(number(t.line, "drains") == 0);
+        CHECK(t.calls.writes == rounds);          // one write per wake...
+        CHECK(t.calls.waits_reporting == rounds); // ...one report per wake...
+        CHECK(t.calls.reads == 0);                // ...and the read is gone
+        figure(name, "one-by-one wakes=" + std::to_string(rounds) +
+                         " waker_writes=" + std::to_string(t.calls.writes) +
+                         " waits_reporting=" + std::to_string(t.calls.waits_reporting) +
+                         " waker_reads=" + std::to_string(t.calls.reads));
+    }
+}
+
+TEST_CASE("wakes before the loop looks are one wakeup with no read, and the pipe drains once per "
+          "65536 unread wakes, the eventfd never (both wakers)",
+          "[ch03][wakers][strace]") {
+    if (auto st = strace_available(); !st.ok) IOLADDER_SKIP("needs strace: " + st.reason);
+    const long wakes = 1000;
+    for (auto& w : kWakers) {
+        const std::string name = "mio_pipe_" + w;
+        // Under strace: few enough wakes that the pipe never fills.
+        TracedPhase t = trace_phase(name, "coalesced", "--wakes", wakes);
+        CHECK(number(t.line, "wakeups") == 1);
+        CHECK(t.calls.writes == wakes);
+        CHECK(t.calls.waits_reporting == 1);
+        CHECK(t.calls.reads == 0);
+
+        // Without strace: 100000 wakes, past the pipe's capacity. A wake()
+        // that blocked on a full pipe would hang here (exit_code -1).
+        const long many = 100000;
+        RunResult r = run_program({program(name), "--phase", "coalesced"}, seconds(60));
         INFO(name << " stdout:\n" << r.out << "stderr:\n" << r.err);
         REQUIRE(r.exit_code == 0);
         auto c = fields(r.out, "coalesced:");
-        CHECK(number(c, "wakes") == wakes);
+        CHECK(number(c, "wakes") == many);
         CHECK(number(c, "wakeups") == 1);
-        const long drained = number(c, "drained");
-        if (w == "eventfd") {
-            CHECK(drained == wakes); // the counter holds every wake
-        } else {
-            // The pipe holds at most its capacity (64 KiB here); the wakes past
-            // it got EAGAIN and were dropped without blocking.
+        long expected_drains = 0;
+        if (w == "selfpipe") {
             int probe[2]; // a new pipe has the default capacity, like the waker's
             REQUIRE(pipe2(probe, O_CLOEXEC) == 0);
             const long capacity = fcntl(probe[0], F_GETPIPE_SZ);
             ::close(probe[0]);
             ::close(probe[1]);
-            CHECK(drained == std::min(wakes, capacity));
+            expected_drains = (many - 1) / capacity; // the 65537th unread wake finds it full
         }
-        figure(name, "wakes=" + std::to_string(wakes) +
-                         " wakeups=" + std::to_string(number(c, "wakeups")) +
-                         " drained=" + std::to_string(drained) + " wake_ms=" + c["wake_ms"]);
+        CHECK(number(c, "drains") == expected_drains);
+        figure(name, "wakes=" + std::to_string(many) + " wakeups=" + c["wakeups"] +
+                         " drains=" + c["drains"] + " wake_ms=" + c["wake_ms"]);
     }
 }
 
-TEST_CASE("wakes racing with the loop's reset are never lost (both wakers)", "[ch03][wakers]") {
+TEST_CASE("a wake on a full waker drains it once and still wakes the loop (both wakers)",
+          "[ch03][wakers]") {
+    for (auto& w : kWakers) {
+        RunResult r = run_program({program("mio_pipe_" + w), "--phase", "full"});
+        INFO("mio_pipe_" << w << " stdout:\n" << r.out << "stderr:\n" << r.err);
+        CHECK(r.exit_code == 0);
+        auto f = fields(r.out, "full:");
+        CHECK(number(f, "first_wait") == 1);
+        CHECK(number(f, "drains") == 1);
+        CHECK(number(f, "woken") == 1); // dropping the EAGAIN'd write would have lost it
+    }
+}
+
+TEST_CASE("wakes racing with the loop are never lost (both wakers)", "[ch03][wakers]") {
     for (auto& w : kWakers) {
         const std::string name = "mio_pipe_" + w;
-        RunResult r = run_program({program(name)}, seconds(60));
+        RunResult r = run_program({program(name), "--phase", "concurrent"}, seconds(60));
         INFO(name << " stdout:\n" << r.out << "stderr:\n" << r.err);
         CHECK(r.exit_code == 0);
         auto c = fields(r.out, "concurrent:");
         CHECK(number(c, "lost") == 0);
         CHECK(number(c, "wakeups") <= number(c, "wakes"));
         figure(name, "concurrent_wakes=" + c["wakes"] + " loop_wakeups=" + c["wakeups"]);
+    }
+}
+
+TEST_CASE("mio_pipe runs every phase and exits 0 (both wakers)", "[ch03][wakers]") {
+    for (auto& w : kWakers) {
+        RunResult r = run_program({program("mio_pipe_" + w)}, seconds(60));
+        INFO("mio_pipe_" << w << " stdout:\n" << r.out << "stderr:\n" << r.err);
+        CHECK(r.exit_code == 0);
+        for (const char* phase : {"late:", "one-by-one:", "coalesced:", "full:", "concurrent:"})
+            CHECK(r.out.find(std::string("\n") + phase) != std::string::npos);
     }
 }
 
@@ -283,8 +419,8 @@ TEST_CASE("mio_empty stops on SIGTERM through its waker and exits 0 (both wakers
     }
 }
 
-TEST_CASE("mio_empty's trace shows the waker created and registered, the wake in the signal "
-          "handler, and no descriptor left open (both wakers)",
+TEST_CASE("mio_empty's trace shows the waker created and registered edge-triggered, the wake in "
+          "the signal handler, no read of it, and no descriptor left open (both wakers)",
           "[ch03][wakers][strace]") {
     if (auto st = strace_available(); !st.ok) IOLADDER_SKIP("needs strace: " + st.reason);
     for (auto& w : kWakers) {
@@ -292,8 +428,6 @@ TEST_CASE("mio_empty's trace shows the waker created and registered, the wake in
         INFO(name);
         const std::string trace_path = temp_path("ch03-" + name + ".trace");
         auto opts = strace_options(trace_path);
-        // env(1) applies what strace_options asks for (under ASan: no
-        // LeakSanitizer, which refuses to run under ptrace and exits 1).
         std::vector<std::string> argv{"env"};
         argv.insert(argv.end(), opts.env.begin(), opts.env.end());
         argv.insert(argv.end(), opts.wrapper.begin(), opts.wrapper.end());
@@ -306,40 +440,37 @@ TEST_CASE("mio_empty's trace shows the waker created and registered, the wake in
         Trace t = parse_strace_file(trace_path);
         INFO("trace kept at " << trace_path);
 
-        // The waker's descriptor: what pipe2 or eventfd2 returned.
-        int waker_fd = -1, write_fd = -1;
+        WakerCalls calls = waker_calls(t);
+        REQUIRE(calls.read_fd >= 0);
         for (const Call& c : t.calls) {
-            if (w == "selfpipe" && c.name == "pipe2" && c.result == 0) {
-                CHECK(c.text.find("O_NONBLOCK") != std::string::npos);
-                std::sscanf(c.text.c_str(), "pipe2([%d, %d]", &waker_fd, &write_fd);
-            } else if (w == "eventfd" && c.name == "eventfd2" && c.has_result && c.result >= 0) {
-                CHECK(c.text.find("EFD_NONBLOCK") != std::string::npos);
-                waker_fd = write_fd = static_cast<int>(c.result);
-            }
+            if (c.name == "pipe2" || c.name == "eventfd2")
+                CHECK(c.text.find(c.name == "pipe2" ? "O_NONBLOCK" : "EFD_NONBLOCK") !=
+                      std::string::npos);
         }
-        REQUIRE(waker_fd >= 0);
         CHECK(t.has_call("epoll_create1"));
-        const std::string add = "EPOLL_CTL_ADD, " + std::to_string(waker_fd) + ",";
+        const std::string add = "EPOLL_CTL_ADD, " + std::to_string(calls.read_fd) + ",";
         bool registered = false;
         long adds = 0;
         for (const Call& c : t.calls) {
             if (c.name != "epoll_ctl") continue;
             ++adds;
-            registered |= c.text.find(add) != std::string::npos && c.result == 0;
+            registered |= c.text.find(add) != std::string::npos &&
+                          c.text.find("EPOLLET") != std::string::npos && c.result == 0;
         }
         CHECK(registered);
         CHECK(adds == 1); // nothing else is registered
-        CHECK((t.has_call("epoll_wait") || t.has_call("epoll_pwait")));
         // The handler's wake: a write to the waker after the SIGTERM line.
         bool woke = false;
         bool after_signal = false;
         for (const auto& line : t.lines) {
             if (line.find("--- SIGTERM") != std::string::npos) after_signal = true;
             if (after_signal &&
-                line.find("write(" + std::to_string(write_fd) + ",") != std::string::npos)
+                line.find("write(" + std::to_string(calls.write_fd) + ",") != std::string::npos)
                 woke = true;
         }
         CHECK(woke);
+        CHECK(calls.writes == 1);
+        CHECK(calls.reads == 0); // epoll_wait used up the edge; nothing to drain
         auto open_fds = fds_open_at_exit(t);
         std::ostringstream list;
         for (int fd : open_fds)
@@ -347,6 +478,8 @@ TEST_CASE("mio_empty's trace shows the waker created and registered, the wake in
         INFO("descriptors left to exit():" << list.str());
         CHECK(open_fds.empty());
         figure(name, "epoll_ctl_adds=" + std::to_string(adds) +
+                         " waker_writes=" + std::to_string(calls.writes) +
+                         " waker_reads=" + std::to_string(calls.reads) +
                          " syscalls=" + std::to_string(t.calls.size()) +
                          " fds_left_open=" + std::to_string(open_fds.size()));
         std::remove(trace_path.c_str());
@@ -414,15 +547,41 @@ TEST_CASE("mio_mixed stops on SIGTERM through its waker and exits 0 (both wakers
     }
 }
 
-// ---- registration_race -------------------------------------------------------
+// ---- oneshot_workers: a worker's failure goes to main ------------------------
+
+TEST_CASE("a worker whose call fails reports it to main, which stops the others and exits 1 "
+          "naming the call",
+          "[ch03][oneshot][strace]") {
+    if (auto st = strace_available(); !st.ok) IOLADDER_SKIP("needs strace: " + st.reason);
+    // strace changes what the kernel returns (error=, retval=) without
+    // touching the program: the 3rd epoll_wait of a worker fails, or its 3rd
+    // recv() returns 0, which the first edition read an uninitialised message after.
+    struct Fault {
+        std::string inject, expect;
+    };
+    for (const Fault& f :
+         {Fault{"inject=epoll_wait:error=EIO:when=3", "epoll_wait: Input/output error"},
+          Fault{"inject=recvfrom:retval=0:when=3", "recv: end of stream"}}) {
+        INFO(f.inject);
+        const std::string trace_path = temp_path("ch03-oneshot-fault.trace");
+        RunResult r = run_traced({program("oneshot_workers"), "--messages", "200"}, trace_path,
+                                 {"-e", f.inject});
+        INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
+        CHECK(r.exit_code == 1); // not a crash, not a hang (-1), not die()'s exit from a thread
+        CHECK(r.err.find("oneshot_workers: a worker failed: " + f.expect) != std::string::npos);
+        CHECK(r.out.rfind("mode=oneshot", 0) == 0); // main still printed its figures
+        std::remove(trace_path.c_str());
+    }
+}
+
+// ---- registration_race: the window schedule ---------------------------------
 
 TEST_CASE("the racy poller lets a registration land in a new epoll instance or fail after close",
           "[ch03][registration_race]") {
     // The racy poller closes a descriptor another thread is using in
     // epoll_wait, on purpose; ThreadSanitizer rightly reports that.
     if (built_with_tsan()) IOLADDER_SKIP("the racy poller races on purpose; TSan reports it");
-    RunResult r = run_program(
-        {program("registration_race"), "--poller", "racy", "--iterations", "200"}, seconds(60));
+    RunResult r = run_program({program("registration_race"), "--poller", "racy"}, seconds(30));
     INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
     CHECK(r.exit_code == 0);
     // Deterministic: the registrar is parked between the check and epoll_ctl
@@ -433,23 +592,15 @@ TEST_CASE("the racy poller lets a registration land in a new epoll instance or f
     const bool failed = window["register"].rfind("failed", 0) == 0;
     CHECK((landed || failed));
     CHECK_FALSE((window["register"] == "ok" && !landed));
-    // The stress run is timing-dependent: its counts are reported, not judged.
-    auto stress = fields(r.out, "stress racy:");
-    CHECK(number(stress, "registrations") == 200 * 2 * 4);
+    CHECK(window["waiter"] != "poll_closed"); // close() woke nobody
     figure("registration_race", "racy window: register=" + window["register"] +
                                     " landed_in_new_epoll=" + window["landed_in_new_epoll"] +
                                     " waiter=" + window["waiter"]);
-    figure("registration_race",
-           "racy stress: registrations=" + stress["registrations"] + " ok=" + stress["ok"] +
-               " refused_closed=" + stress["refused_closed"] + " ebadf=" + stress["ebadf"] +
-               " misdelivered=" + stress["misdelivered"] + " waiters_not_woken=" +
-               stress["waiters_not_woken"] + " waiter_errors=" + stress["waiter_errors"]);
 }
 
 TEST_CASE("the locked poller registers before close or refuses, and close wakes the waiter",
           "[ch03][registration_race]") {
-    RunResult r = run_program(
-        {program("registration_race"), "--poller", "locked", "--schedule", "window"}, seconds(30));
+    RunResult r = run_program({program("registration_race"), "--poller", "locked"}, seconds(30));
     INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
     CHECK(r.exit_code == 0);
     auto window = fields(r.out, "window locked:");
@@ -457,31 +608,4 @@ TEST_CASE("the locked poller registers before close or refuses, and close wakes 
     CHECK(number(window, "landed_in_new_epoll") == 0);
     CHECK(window["waiter"] == "poll_closed"); // woken by close(), not by its 2 s timeout
     CHECK(number(window, "waiter_ms") < 2000);
-}
-
-TEST_CASE("under stress every locked registration succeeds before close or fails with "
-          "poll_closed, nothing lands elsewhere, every waiter is woken, no fd leaks",
-          "[ch03][registration_race]") {
-    const int iterations = built_with_tsan() ? 1000 : 2000;
-    RunResult r =
-        run_program({program("registration_race"), "--poller", "locked", "--schedule", "stress",
-                     "--iterations", std::to_string(iterations), "--threads", "3"},
-                    seconds(100));
-    INFO("stdout:\n" << r.out << "stderr:\n" << r.err);
-    CHECK(r.exit_code == 0);
-    auto s = fields(r.out, "stress locked:");
-    const long total = number(s, "registrations");
-    CHECK(total == iterations * 3 * 4);
-    CHECK(number(s, "ok") + number(s, "refused_closed") == total);
-    CHECK(number(s, "ebadf") == 0);
-    CHECK(number(s, "other_errors") == 0);
-    CHECK(number(s, "misdelivered") == 0);
-    CHECK(number(s, "waiters_woken") == iterations);
-    CHECK(number(s, "waiters_not_woken") == 0);
-    CHECK(number(s, "waiter_errors") == 0);
-    CHECK(number(s, "leaked_fds") == 0);
-    figure("registration_race", "locked stress: iterations=" + s["iterations"] +
-                                    " registrations=" + s["registrations"] + " ok=" + s["ok"] +
-                                    " refused_closed=" + s["refused_closed"] + " ebadf=0" +
-                                    " misdelivered=" + s["misdelivered"] + " ms=" + s["ms"]);
 }
