@@ -43,10 +43,9 @@ struct Option {
                          const char* help) {
         return {name, value_name, help, Kind::number, nullptr, out, min, max};
     }
-    static Option Text(const char* name, const char* value_name, std::string* out,
-                       const char* help, const char* choices = nullptr) {
-        return {name,    value_name, help, Kind::text, nullptr, nullptr, 0, 0, out,
-                choices, nullptr};
+    static Option Text(const char* name, const char* value_name, std::string* out, const char* help,
+                       const char* choices = nullptr) {
+        return {name, value_name, help, Kind::text, nullptr, nullptr, 0, 0, out, choices, nullptr};
     }
 };
 
@@ -95,7 +94,8 @@ inline void parse_args(int argc, char** argv, const char* summary,
         }
         const Option* o = nullptr;
         for (const Option& candidate : table)
-            if (arg == candidate.name || (candidate.alias && arg == candidate.alias)) o = &candidate;
+            if (arg == candidate.name || (candidate.alias && arg == candidate.alias))
+                o = &candidate;
         if (!o) fail("unknown argument '" + std::string(argv[i]) + "'");
         if (o->kind == Option::Kind::flag) {
             if (inline_value) fail(arg + " takes no value");
