@@ -211,13 +211,9 @@ std::string recursion(const CommandBlock& b) {
 // `select` is true; fails per block. Prints what ran.
 void run_selected(const std::string& group, bool (*select)(const CommandBlock&)) {
     Book book = read_book();
-    std::vector<std::string> ran, marked;
+    std::vector<std::string> ran;
     for (const auto& b : book.blocks) {
-        if (b.interactive) {
-            marked.push_back(b.where());
-            continue;
-        }
-        if (!select(b)) continue;
+        if (b.interactive || !select(b)) continue;
         if (auto why = recursion(b); !why.empty()) {
             FAIL_CHECK(b.where() + ": not run: the block " + why +
                        "; mark it <!-- interactive: REASON --> (book/README.md)");
