@@ -54,6 +54,8 @@ const char* kind_name(Kind k) {
         return "chapter not in summary";
     case Kind::SummaryOutOfOrder:
         return "summary out of order";
+    case Kind::StrayInteractiveMarker:
+        return "stray interactive marker";
     }
     return "?";
 }
@@ -793,6 +795,102 @@ std::vector<Problem> Checker::all() {
         auto p = (this->*part)();
         out.insert(out.end(), p.begin(), p.end());
     }
+    return out;
+}
+
+// ---------------------------------------------------------------- commands
+
+std::string CommandBlock::script() const {
+    if (lang != "console") {
+        std::string s;
+        for (const auto& l : lines)
+            s += l + "\n";
+        return s;
+    }
+    std::string s;
+    bool continued = false;
+    for (const auto& l : lines) {
+        std::string_view t = l;
+        if (continued) {
+            s += l + "\n";
+        } else if (starts_with(t, "$ ")) {
+            t.remove_prefix(2);
+            s += std::string(t) + "\n";
+        } else {
+            continue; // output
+        }
+        continued = !t.empty() && t.back() == '\\';
+    }
+    return s;
+}
+
+namespace {
+// "<!-- interactive -->" or "<!-- interactive: reason -->": nullopt if the
+// line is not such a marker, else the reason (possibly empty).
+std::optional<std::string> interactive_marker(std::string_view line) {
+    std::string_view t = trim(line);
+    if (!starts_with(t, "<!--") || t.size() < 7 || t.substr(t.size() - 3) != "-->")
+        return std::nullopt;
+    std::string_view body = trim(t.substr(4, t.size() - 7));
+    if (!starts_with(body, "interactive")) return std::nullopt;
+    body.remove_prefix(11);
+    if (body.empty()) return std::string();
+    if (body[0] != ':') return std::nullopt;
+    return std::string(trim(body.substr(1)));
+}
+
+bool is_command_lang(std::string_view lang) {
+    return lang == "sh" || lang == "bash" || lang == "shell" || lang == "console";
+}
+} // namespace
+
+CommandBlocks command_blocks(std::string_view markdown, const std::string& label) {
+    CommandBlocks out;
+    auto lines = split_lines(markdown);
+    std::optional<std::string> pending; // a marker on the previous line
+    int pending_line = 0;
+    auto stray = [&]() {
+        if (pending)
+            out.problems.push_back({Kind::StrayInteractiveMarker, label, pending_line,
+                                    "'<!-- interactive -->' must stand on the line directly "
+                                    "above a sh, bash, shell or console block"});
+        pending.reset();
+    };
+    for (size_t i = 0; i < lines.size(); ++i) {
+        int ln = static_cast<int>(i) + 1;
+        if (auto reason = interactive_marker(lines[i])) {
+            stray();
+            pending = reason;
+            pending_line = ln;
+            continue;
+        }
+        auto f = opening_fence(lines[i]);
+        if (!f) {
+            stray();
+            continue;
+        }
+        std::string_view info = trim(trim(lines[i]).substr(f->len));
+        std::string lang(info.substr(0, info.find_first_of(" \t{")));
+        size_t j = i + 1;
+        std::vector<std::string> body;
+        while (j < lines.size() && !closes(lines[j], *f))
+            body.push_back(lines[j++]);
+        if (is_command_lang(lang)) {
+            CommandBlock b;
+            b.file = label;
+            b.line = ln;
+            b.lang = lang;
+            b.lines = std::move(body);
+            b.interactive = pending.has_value();
+            b.reason = pending.value_or("");
+            out.blocks.push_back(std::move(b));
+            pending.reset();
+        } else {
+            stray();
+        }
+        i = j; // an unclosed fence runs to the end (parse_markdown reports it)
+    }
+    stray();
     return out;
 }
 

@@ -60,6 +60,8 @@ enum class Kind {
     ChapterWithoutBook,   // chapters/NN-x/ has programs but no book/NN-x.md
     ChapterNotInSummary,  // book/NN-x.md not linked from SUMMARY.md
     SummaryOutOfOrder,    // SUMMARY.md lists chapters out of numeric order
+    // Command blocks
+    StrayInteractiveMarker, // "<!-- interactive -->" not directly above a command block
 };
 
 const char* kind_name(Kind k);
@@ -164,6 +166,38 @@ class Checker {
     std::map<fs::path, MarkdownDoc> docs_;
     std::map<fs::path, SourceRegions> sources_;
 };
+
+// ---------------------------------------------------------------- commands
+//
+// A command block is a fenced block whose info string is `sh`, `bash`,
+// `shell` or `console`, outside any other fenced block. The book's command
+// test runs each one from the repository root (book_commands_test.cpp),
+// unless the line directly above its opening fence is
+//
+//   <!-- interactive -->   or   <!-- interactive: why it is not run -->
+//
+// In a `console` block only the lines starting with "$ " are commands (the
+// prompt is dropped, and a command continued with a trailing backslash takes
+// its next lines); the other lines are output.
+
+struct CommandBlock {
+    std::string file;               // as labelled by the caller, e.g. book/01-select.md
+    int line = 0;                   // the opening fence (1-based)
+    std::string lang;               // sh, bash, shell or console
+    std::vector<std::string> lines; // the block's content as written
+    bool interactive = false;       // marked: not run
+    std::string reason;             // the marker's text after "interactive:", if any
+
+    std::string where() const { return file + ":" + std::to_string(line); }
+    std::string script() const; // what runs: the lines, or a console block's commands
+};
+
+struct CommandBlocks {
+    std::vector<CommandBlock> blocks;
+    std::vector<Problem> problems; // markers that stand above no command block
+};
+
+CommandBlocks command_blocks(std::string_view markdown, const std::string& label);
 
 // ---------------------------------------------------------------- update
 
