@@ -157,7 +157,7 @@ std::vector<std::string> load_args(const Options& o, const Load& l, uint16_t por
 }
 
 Sample timed_run(const Options& o, const Cell& cell) {
-    auto server = ServerProcess::start(cell.server.path);
+    auto server = ServerProcess::start(cell.server);
     auto args = load_args(o, cell.load, server.port());
     args.insert(args.end(), {"--duration", std::to_string(o.duration), "--warmup", "0.3"});
     auto run =
@@ -185,7 +185,7 @@ std::string counted_run(const Options& o, const Cell& cell) {
     std::string summary = temp_path("bench-strace-c");
     StartOptions so;
     so.wrapper = {"strace", "-f", "-c", "-o", summary};
-    auto server = ServerProcess::start(cell.server.path, so);
+    auto server = ServerProcess::start(cell.server, so);
     auto args = load_args(o, cell.load, server.port());
     args.insert(args.end(), {"--messages", std::to_string(o.counted), "--loss-ms", "1000"});
     auto run = run_program(args, 120s);

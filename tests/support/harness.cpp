@@ -232,12 +232,13 @@ std::vector<ServerInfo> load_server_list(const std::string& file) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         std::istringstream words(line);
         ServerInfo s;
-        std::string extra;
-        if (!(words >> s.chapter >> s.dir >> s.name >> s.proto >> s.path) || (words >> extra) ||
+        if (!(words >> s.chapter >> s.dir >> s.name >> s.proto >> s.path) ||
             (s.proto != "tcp" && s.proto != "udp"))
             throw std::runtime_error(file + ":" + std::to_string(number) +
-                                     ": expected 'chapter dir name tcp|udp path', got '" + line +
-                                     "'");
+                                     ": expected 'chapter dir name tcp|udp path [args...]', got '" +
+                                     line + "'");
+        for (std::string arg; words >> arg;)
+            s.args.push_back(arg);
         servers.push_back(std::move(s));
     }
     return servers;
@@ -263,6 +264,11 @@ std::vector<ServerInfo> servers_of_chapter(const std::string& chapter) {
 }
 
 // ---- ServerProcess ---------------------------------------------------------
+
+ServerProcess ServerProcess::start(const ServerInfo& server, StartOptions options) {
+    options.args.insert(options.args.begin(), server.args.begin(), server.args.end());
+    return start(server.path, options);
+}
 
 ServerProcess ServerProcess::start(const std::string& path, const StartOptions& options) {
     std::vector<std::string> argv = options.wrapper;

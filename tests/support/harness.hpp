@@ -21,12 +21,15 @@ namespace ioladder::test {
 
 using std::chrono::milliseconds;
 
-// One line of servers.txt: "ch01 01-select echo_udp_select udp /abs/path".
+// One line of servers.txt: "ch01 01-select echo_udp_select udp /abs/path",
+// optionally followed by arguments the program always runs with (a variant
+// such as "echo_tcp_epoll_lt_armfirst ... /abs/echo_tcp_epoll_lt --arm-first").
 struct ServerInfo {
     std::string chapter, dir, name, proto, path;
+    std::vector<std::string> args;
 };
 
-// Reads the server list; throws on a line that does not have exactly the five
+// Reads the server list; throws on a line that has fewer than the five
 // fields above (or a protocol other than tcp/udp). Blank lines are skipped.
 std::vector<ServerInfo> load_server_list(const std::string& file);
 
@@ -57,6 +60,8 @@ class ServerProcess {
     // (already unlinked) temp file that stderr_text() reads. Throws naming what
     // happened (timeout, exit status, unparsable line) with the stderr text.
     static ServerProcess start(const std::string& path, const StartOptions& options = {});
+    // The same for a registered server: its own arguments come first.
+    static ServerProcess start(const ServerInfo& server, StartOptions options = {});
 
     ServerProcess(ServerProcess&& other) noexcept;
     ServerProcess& operator=(ServerProcess&& other) noexcept;

@@ -52,7 +52,7 @@ long elapsed_ms(Clock::time_point since) {
 }
 
 ServerProcess start_server(const std::string& name, const StartOptions& options = {}) {
-    return ServerProcess::start(find_server(name).path, options);
+    return ServerProcess::start(find_server(name), options);
 }
 
 // Stops the server and requires a clean exit; shows its stderr otherwise.

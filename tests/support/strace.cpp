@@ -338,7 +338,7 @@ EchoCost measure_echo_cost(const ServerInfo& server, int messages) {
     cost.messages = messages;
     cost.trace_path = temp_path("strace-" + server.name) + ".txt";
     {
-        auto proc = ServerProcess::start(server.path, strace_options(cost.trace_path));
+        auto proc = ServerProcess::start(server, strace_options(cost.trace_path));
         const auto timeout = std::chrono::seconds(5);
         if (server.proto == "tcp") {
             TcpClient client(proc.port());

@@ -130,20 +130,23 @@ TEST_CASE("the strace parser reads a real trace of a program that leaks a descri
 
 // ---- the server list -------------------------------------------------------
 
-TEST_CASE("the server list is read and a malformed line is rejected", "[support]") {
+TEST_CASE("the server list is read, with a variant's arguments, and a malformed line is rejected",
+          "[support]") {
     std::string path = temp_path("servers") + ".txt";
     {
         std::ofstream f(path);
         f << "ch01 01-select echo_udp_select udp /x/echo_udp_select\n\n"
-             "ch01 01-select echo_tcp_poll tcp /x/echo_tcp_poll\n";
+             "ch01 01-select echo_tcp_poll tcp /x/echo_tcp_poll\n"
+             "ch02 02-epoll-level echo_v tcp /x/echo_tcp_epoll_lt --arm-first -q\n";
     }
     auto list = load_server_list(path);
-    REQUIRE(list.size() == 2);
+    REQUIRE(list.size() == 3);
     CHECK(list[1].name == "echo_tcp_poll");
     CHECK(list[1].proto == "tcp");
     CHECK(list[1].path == "/x/echo_tcp_poll");
-    for (const char* bad : {"ch01 01-select echo tcp\n", "ch01 01-select echo sctp /x\n",
-                            "ch01 01-select echo tcp /x extra\n"}) {
+    CHECK(list[1].args.empty());
+    CHECK(list[2].args == std::vector<std::string>{"--arm-first", "-q"});
+    for (const char* bad : {"ch01 01-select echo tcp\n", "ch01 01-select echo sctp /x\n"}) {
         std::ofstream(path) << bad;
         CHECK_THROWS_WITH(load_server_list(path), Catch::Contains(":1:"));
     }
