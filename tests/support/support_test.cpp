@@ -148,7 +148,7 @@ TEST_CASE("the server list is read, with a variant's arguments, and a malformed 
     CHECK(list[2].args == std::vector<std::string>{"--arm-first", "-q"});
     for (const char* bad : {"ch01 01-select echo tcp\n", "ch01 01-select echo sctp /x\n"}) {
         std::ofstream(path) << bad;
-        CHECK_THROWS_WITH(load_server_list(path), Catch::Contains(":1:"));
+        CHECK_THROWS_WITH(load_server_list(path), contains_text(":1:"));
     }
     std::remove(path.c_str());
     CHECK_THROWS(load_server_list("/nonexistent/servers.txt"));
@@ -196,14 +196,14 @@ TEST_CASE("start failures say what happened and show the server's stderr", "[sup
                    ServerProcess::start("/bin/sh",
                                         shell("echo 'bind: Address in use' >&2; exit 3"));
                }),
-               Catch::Contains("code 3") && Catch::Contains("bind: Address in use"));
+               contains_text("code 3") && contains_text("bind: Address in use"));
     CHECK_THAT(
         error_of([] { ServerProcess::start("/bin/sh", shell("sleep 5", milliseconds(200))); }),
-        Catch::Contains("no 'listening on' line within 200 ms"));
+        contains_text("no 'listening on' line within 200 ms"));
     CHECK_THAT(error_of([] { ServerProcess::start("/bin/sh", shell("echo hello; sleep 5")); }),
-               Catch::Contains("got 'hello'"));
+               contains_text("got 'hello'"));
     CHECK_THAT(error_of([] { ServerProcess::start("/nonexistent/server"); }),
-               Catch::Contains("/nonexistent/server"));
+               contains_text("/nonexistent/server"));
 }
 
 TEST_CASE("a wrapped server's pid is the wrapper's child, and stop reaches it", "[support]") {
@@ -237,7 +237,7 @@ TEST_CASE("the TCP client times out, sees EOF and sends a reset", "[support]") {
     TcpClient c(port);
     int peer = accept(lfd, nullptr, nullptr);
     REQUIRE(peer >= 0);
-    CHECK_THROWS_WITH(c.recv_exact(1, milliseconds(50)), Catch::Contains("timed out"));
+    CHECK_THROWS_WITH(c.recv_exact(1, milliseconds(50)), contains_text("timed out"));
     REQUIRE(write(peer, "abc", 3) == 3);
     shutdown(peer, SHUT_WR);
     CHECK(c.recv_until_eof(seconds(2)) == "abc");
