@@ -172,8 +172,10 @@ TEST_CASE("a server process is started, measured and stopped with its exit code"
     CHECK(p.peak_rss_kib() > 0);
     CHECK(p.fd_count() >= 3);
     CHECK(wait_until([&] { return p.stderr_text() == "a log line\n"; }, seconds(2)));
+    CHECK(p.cpu_seconds() == -1); // known once reaped
     CHECK(p.stop() == 0);
     CHECK_FALSE(p.running());
+    CHECK(p.cpu_seconds() > 0); // at least its exec and the shell's start-up
 }
 
 TEST_CASE("a server that dies of a signal reports 128 plus the signal", "[support]") {
