@@ -63,49 +63,51 @@ struct Fault {
 };
 
 const std::vector<Fault> kFaults = {
-    {"wait", "keeps serving when every second wait call fails with EINTR", kWaitCalls, "EINTR", 2,
-     40, true},
-    {"recv",
-     "keeps serving when every second recv fails with EINTR",
-     {"recvfrom", "recvmsg"},
-     "EINTR",
-     2,
-     40,
-     true},
-    {"send",
-     "keeps serving when every second send fails with EINTR",
-     {"sendto", "sendmsg"},
-     "EINTR",
-     2,
-     40,
-     true},
-    {"accept4",
-     "keeps accepting when every third accept4 fails with ENOBUFS",
-     {"accept4", "accept"},
-     "ENOBUFS",
-     3,
-     30,
-     false,
-     true},
-    {"accept4",
-     "keeps accepting when every third accept4 fails with ENOMEM",
-     {"accept4", "accept"},
-     "ENOMEM",
-     3,
-     30,
-     false,
-     true},
+    {.key = "wait",
+     .sentence = "keeps serving when every second wait call fails with EINTR",
+     .calls = kWaitCalls,
+     .error = "EINTR",
+     .step = 2,
+     .last = 40,
+     .retry = true},
+    {.key = "recv",
+     .sentence = "keeps serving when every second recv fails with EINTR",
+     .calls = {"recvfrom", "recvmsg"},
+     .error = "EINTR",
+     .step = 2,
+     .last = 40,
+     .retry = true},
+    {.key = "send",
+     .sentence = "keeps serving when every second send fails with EINTR",
+     .calls = {"sendto", "sendmsg"},
+     .error = "EINTR",
+     .step = 2,
+     .last = 40,
+     .retry = true},
+    {.key = "accept4",
+     .sentence = "keeps accepting when every third accept4 fails with ENOBUFS",
+     .calls = {"accept4", "accept"},
+     .error = "ENOBUFS",
+     .step = 3,
+     .last = 30,
+     .tcp_only = true},
+    {.key = "accept4",
+     .sentence = "keeps accepting when every third accept4 fails with ENOMEM",
+     .calls = {"accept4", "accept"},
+     .error = "ENOMEM",
+     .step = 3,
+     .last = 30,
+     .tcp_only = true},
     // A connection whose registration failed may be closed: that is a clean
     // answer, and what the servers do.
-    {"epoll_ctl",
-     "keeps serving when every third epoll_ctl fails with ENOMEM",
-     {"epoll_ctl"},
-     "ENOMEM",
-     3,
-     30,
-     false,
-     true,
-     true},
+    {.key = "epoll_ctl",
+     .sentence = "keeps serving when every third epoll_ctl fails with ENOMEM",
+     .calls = {"epoll_ctl"},
+     .error = "ENOMEM",
+     .step = 3,
+     .last = 30,
+     .tcp_only = true,
+     .epoll_only = true},
 };
 
 const milliseconds kWaveTimeout{4000}; // a client not done by then is hanging
@@ -419,6 +421,35 @@ std::string calls_text(const std::map<std::string, long>& counts, const Fault& f
     return text.empty() ? "none" : text;
 }
 
+// What every case ends with: the server stopped, the faults counted.
+struct Ending {
+    bool alive = false; // running all along, fresh clients included
+    int exit_code = -1; // after SIGTERM
+    long injected = 0;  // calls strace made fail
+    std::string figure; // "fault=... when=... calls=... injected=..."
+    std::string tail;   // " faults_over=... alive=... exit=..."
+};
+
+Ending stop_and_count(ServerProcess& proc, bool alive_during, const Fault& f, const Injection& inj,
+                      const std::string& trace, bool over) {
+    Ending e;
+    e.alive = alive_during && proc.running();
+    e.exit_code = proc.stop();
+    e.injected = injected_count(trace);
+    e.figure = "fault=" + f.key + ":" + f.error + " when=" + inj.when +
+               " calls=" + calls_text(call_counts(trace), f) +
+               " injected=" + std::to_string(e.injected);
+    e.tail = std::string(" faults_over=") + (over ? "yes" : "no") +
+             " alive=" + (e.alive ? "yes" : "no") + " exit=" + std::to_string(e.exit_code);
+    return e;
+}
+
+void check_ending(const Ending& e) {
+    CHECK(e.injected > 0); // the faults reached the server
+    CHECK(e.alive);
+    CHECK(e.exit_code == 0);
+}
+
 void run_tcp(const ServerInfo& server, const Fault& f, const Injection& inj,
              const std::string& trace) {
     auto proc = ServerProcess::start(server, traced_options(trace, f.calls, inj.spec));
@@ -447,32 +478,22 @@ void run_tcp(const ServerInfo& server, const Fault& f, const Injection& inj,
         auto clients = wave(port, 1, seed);
         after.add(clients, "fresh client " + std::to_string(i + 1));
     }
-    bool alive_after = proc.running();
-    int code = proc.stop();
-    auto counts = call_counts(trace);
-    long injected = injected_count(trace);
-
-    hostile::figure(
-        server.name,
-        "fault=" + f.key + ":" + f.error + " when=" + inj.when + " calls=" + calls_text(counts, f) +
-            " injected=" + std::to_string(injected) + " clients=" + std::to_string(during.clients) +
-            " served=" + std::to_string(during.served) +
-            " closed=" + std::to_string(during.closed) + " hung=" + std::to_string(during.hung) +
-            " corrupt=" + std::to_string(during.corrupt) + " faults_over=" + (over ? "yes" : "no") +
-            " fresh_served=" + std::to_string(after.served) + "/2 alive=" +
-            (alive_during && alive_after ? "yes" : "no") + " exit=" + std::to_string(code));
+    Ending end = stop_and_count(proc, alive_during, f, inj, trace, over);
+    hostile::figure(server.name,
+                    end.figure + " clients=" + std::to_string(during.clients) + " served=" +
+                        std::to_string(during.served) + " closed=" + std::to_string(during.closed) +
+                        " hung=" + std::to_string(during.hung) +
+                        " corrupt=" + std::to_string(during.corrupt) +
+                        " fresh_served=" + std::to_string(after.served) + "/2" + end.tail);
 
     INFO("server stderr:\n" << proc.stderr_text());
     INFO("clients that failed the oracle:\n" << lines(during.problems) << lines(after.problems));
-    CHECK(injected > 0); // the fault reached the server
-    CHECK(alive_during);
+    check_ending(end);
     CHECK(during.hung == 0);
     CHECK(during.corrupt == 0);
     // EINTR means "call again": dropping a client for it is a bug.
     if (f.retry) CHECK(during.closed == 0);
-    CHECK(alive_after);
     CHECK(after.served == 2);
-    CHECK(code == 0);
 }
 
 // ---- UDP -------------------------------------------------------------------
@@ -563,29 +584,19 @@ void run_udp(const ServerInfo& server, const Fault& f, const Injection& inj,
                 }
         }
     }
-    bool alive_after = proc.running();
-    int code = proc.stop();
-    auto counts = call_counts(trace);
-    long injected = injected_count(trace);
-
-    hostile::figure(
-        server.name,
-        "fault=" + f.key + ":" + f.error + " when=" + inj.when + " calls=" + calls_text(counts, f) +
-            " injected=" + std::to_string(injected) + " datagrams=" + std::to_string(t.sent) +
-            " echoed=" + std::to_string(t.echoed) + " lost=" + std::to_string(t.sent - t.echoed) +
-            " duplicates=" + std::to_string(t.duplicates) +
-            " corrupt=" + std::to_string(t.corrupt) + " faults_over=" + (over ? "yes" : "no") +
-            " fresh_echoed=" + (fresh ? "yes" : "no") + " alive=" +
-            (alive_during && alive_after ? "yes" : "no") + " exit=" + std::to_string(code));
+    Ending end = stop_and_count(proc, alive_during, f, inj, trace, over);
+    hostile::figure(server.name, end.figure + " datagrams=" + std::to_string(t.sent) +
+                                     " echoed=" + std::to_string(t.echoed) +
+                                     " lost=" + std::to_string(t.sent - t.echoed) +
+                                     " duplicates=" + std::to_string(t.duplicates) +
+                                     " corrupt=" + std::to_string(t.corrupt) +
+                                     " fresh_echoed=" + (fresh ? "yes" : "no") + end.tail);
 
     INFO("server stderr:\n" << proc.stderr_text());
     INFO("echoes that failed the oracle:\n" << lines(t.problems));
-    CHECK(injected > 0);
-    CHECK(alive_during);
+    check_ending(end);
     CHECK(t.corrupt == 0);
-    CHECK(alive_after);
     CHECK(fresh);
-    CHECK(code == 0);
 }
 
 // The body of one case. Returns a skip reason when strace cannot run here.
