@@ -4,11 +4,13 @@
 // the error exactly as if the kernel had returned it, and nothing in the
 // server is changed or rebuilt for the test.
 //
-// The faults are the ones a server meets on a loaded Linux machine: EINTR on
-// the wait call, on recv and on send (a signal arrived); ENOBUFS and ENOMEM
-// on accept4 (the kernel could not allocate the new socket, and the
-// connection stays queued); ENOMEM on epoll_ctl (no memory for the watch).
-// Each test fails every second or third such call for a while, then stops.
+// The faults are errors the man pages list for these calls: EINTR on the
+// wait call (a caught signal interrupts select, poll and epoll_wait whether
+// or not SA_RESTART is set), on recv and on send (listed for both; a
+// non-blocking socket seldom sees it, but nothing promises never); ENOBUFS
+// and ENOMEM on accept4 (no memory for the new socket; the connection stays
+// queued); ENOMEM on epoll_ctl (no memory for the watch). Each test fails
+// every second or third such call for a while, then stops.
 //
 // The oracle, for TCP: the server stays alive; every client is either served
 // byte-exact or closed cleanly (EOF or reset, with whatever came back a
