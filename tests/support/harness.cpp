@@ -388,8 +388,7 @@ int ServerProcess::stop(milliseconds timeout) {
     if (code) {
         auto s = [](timeval tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
         cpu_seconds_ = s(usage.ru_utime) + s(usage.ru_stime);
-    }
-    if (!code) {
+    } else {
         if (server_pid_ != child_pid_) ::kill(server_pid_, SIGKILL);
         ::kill(child_pid_, SIGKILL);
         wait_exit(child_pid_, Clock::now() + std::chrono::seconds(5));
