@@ -8,6 +8,12 @@
 //                  --csv book/bench/results.csv --svg book/bench/throughput.svg
 //                  [--rounds 3] [--duration 1.5] [--only NAME] [--counted 20000]
 //
+// Server CPU per echoed message: the server's user + system time for the
+// whole timed run (wait4 when it is stopped) divided by every message echoed
+// in that run, warm-up included ("server ns/msg"). It says what the server
+// spends per message, which a throughput figure hides when the load generator
+// or the machine is the bottleneck.
+//
 // System calls per echoed message come from a separate counted run: the
 // server runs under `strace -f -c` while echo_load sends --counted messages
 // with the same load shape; total calls / messages. strace slows the server
@@ -63,6 +69,8 @@ struct Options {
 struct Sample {
     double rate = 0, p50 = 0, p99 = 0, load_cpu = 0, server_cpu = 0;
     long errors = 0, lost = 0;
+    long messages = 0;    // echoed in the whole run, warm-up included
+    double server_ns = 0; // server CPU per echoed message
 };
 
 struct Cell { // one server under one load
@@ -125,21 +133,6 @@ std::map<std::string, std::string> fields(const std::string& line) {
     return out;
 }
 
-// utime + stime of a process, in seconds, from /proc/PID/stat.
-double process_cpu(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(f)), {});
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream in(stat.substr(close + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && in >> field; ++i) { // fields 14, 15: utime, stime
-        if (i == 14 || i == 15) ticks += std::stod(field);
-    }
-    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 std::vector<std::string> load_args(const Options& o, const Load& l, uint16_t port) {
     return {o.load_bin,
             "--port",
@@ -163,10 +156,9 @@ Sample timed_run(const Options& o, const Cell& cell) {
     auto run =
         run_program(args, std::chrono::milliseconds(static_cast<long>(o.duration * 1000) + 10000));
     Sample s;
-    s.server_cpu = process_cpu(server.pid());
     int code = server.stop();
     auto f = fields(run.out);
-    if (!f.count("msgs_per_s") || code != 0) {
+    if (!f.count("msgs_per_s") || !f.count("total") || code != 0) {
         throw std::runtime_error(cell.server.name + " under " + cell.load.name() +
                                  ": echo_load exit " + std::to_string(run.exit_code) +
                                  ", server exit " + std::to_string(code) + ": " + run.err);
@@ -177,6 +169,11 @@ Sample timed_run(const Options& o, const Cell& cell) {
     s.load_cpu = std::stod(f["cpu_s"]);
     s.errors = std::stol(f["errors"]);
     s.lost = std::stol(f["lost"]);
+    // From wait4 at stop(): microseconds, where /proc/PID/stat counts in
+    // clock ticks (10 ms), too coarse for a few hundred ns per message.
+    s.server_cpu = server.cpu_seconds();
+    s.messages = std::stol(f["total"]);
+    s.server_ns = s.messages > 0 ? s.server_cpu * 1e9 / static_cast<double>(s.messages) : 0;
     return s;
 }
 
@@ -255,8 +252,8 @@ std::string markdown(const Options& o, const std::vector<Cell>& cells) {
     std::ostringstream md;
     md << "Measured " << machine_text(o) << ".\n\n";
     md << "| server | load | msg/s (median) | spread (min–max) | p50 µs | p99 µs | syscalls/msg | "
-          "server CPU s | load CPU s |\n";
-    md << "|---|---|--:|--:|--:|--:|--:|--:|--:|\n";
+          "server ns/msg | server CPU s | load CPU s |\n";
+    md << "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const Cell& c : cells) {
         auto rates = each(c, [](const Sample& s) { return s.rate; });
         md << "| " << c.server.name << " | " << c.load.name() << " | " << fmt("%.0f", median(rates))
@@ -265,6 +262,7 @@ std::string markdown(const Options& o, const std::vector<Cell>& cells) {
            << fmt("%.0f", median(each(c, [](const Sample& s) { return s.p50; }))) << " | "
            << fmt("%.0f", median(each(c, [](const Sample& s) { return s.p99; }))) << " | "
            << c.syscalls << " | "
+           << fmt("%.0f", median(each(c, [](const Sample& s) { return s.server_ns; }))) << " | "
            << fmt("%.2f", median(each(c, [](const Sample& s) { return s.server_cpu; }))) << " | "
            << fmt("%.2f", median(each(c, [](const Sample& s) { return s.load_cpu; }))) << " |\n";
     }
@@ -274,8 +272,7 @@ std::string markdown(const Options& o, const std::vector<Cell>& cells) {
 std::string csv(const std::vector<Cell>& cells) {
     std::ostringstream out;
     out << "server,chapter,load,proto,conns,depth,size,idle,round,msgs_per_s,p50_us,p99_us,errors,"
-           "lost,"
-           "server_cpu_s,load_cpu_s,syscalls_per_msg\n";
+           "lost,server_cpu_s,load_cpu_s,messages,server_ns_per_msg,syscalls_per_msg\n";
     for (const Cell& c : cells) {
         for (size_t r = 0; r < c.samples.size(); ++r) {
             const Sample& s = c.samples[r];
@@ -284,14 +281,17 @@ std::string csv(const std::vector<Cell>& cells) {
                 << "," << c.load.idle << "," << r + 1 << "," << fmt("%.0f", s.rate) << ","
                 << fmt("%.0f", s.p50) << "," << fmt("%.0f", s.p99) << "," << s.errors << ","
                 << s.lost << "," << fmt("%.3f", s.server_cpu) << "," << fmt("%.3f", s.load_cpu)
-                << "," << (c.syscalls.rfind("n/a", 0) == 0 ? "" : c.syscalls) << "\n";
+                << "," << s.messages << "," << fmt("%.0f", s.server_ns) << ","
+                << (c.syscalls.rfind("n/a", 0) == 0 ? "" : c.syscalls) << "\n";
         }
     }
     return out.str();
 }
 
 // Hand-written SVG: one panel per load, one horizontal bar per server, each
-// panel scaled to its own fastest server (loads differ by 10x and more).
+// panel scaled to its own fastest server (loads differ by 10x and more). Each
+// bar is labelled with its median rate and server ns per message, the same
+// medians as the table.
 std::string svg(const std::vector<Cell>& cells) {
     const int width = 760, label_w = 170, bar_h = 18, gap = 4, head = 26;
     const char* colors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
@@ -309,18 +309,19 @@ std::string svg(const std::vector<Cell>& cells) {
         for (auto* c : row)
             top = std::max(top, median(each(*c, [](const Sample& s) { return s.rate; })));
         body << "<text x='0' y='" << y + 16 << "' font-weight='bold'>" << l.name()
-             << " (messages/s, median)</text>\n";
+             << " (messages/s; server CPU ns per message; medians)</text>\n";
         y += head;
         for (auto* c : row) {
             int ci =
                 color_of.emplace(c->server.name, static_cast<int>(color_of.size())).first->second;
             double rate = median(each(*c, [](const Sample& s) { return s.rate; }));
-            int w = static_cast<int>((width - label_w - 90) * rate / top);
+            double ns = median(each(*c, [](const Sample& s) { return s.server_ns; }));
+            int w = static_cast<int>((width - label_w - 140) * rate / top);
             body << "<text x='0' y='" << y + 13 << "'>" << c->server.name << "</text>"
                  << "<rect x='" << label_w << "' y='" << y << "' width='" << std::max(w, 1)
                  << "' height='" << bar_h << "' fill='" << colors[ci % 10] << "'/>"
                  << "<text x='" << label_w + w + 6 << "' y='" << y + 13 << "'>" << fmt("%.0f", rate)
-                 << "</text>\n";
+                 << ", " << fmt("%.0f", ns) << " ns/msg</text>\n";
             y += bar_h + gap;
         }
         y += 10;

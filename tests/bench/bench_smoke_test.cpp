@@ -54,12 +54,23 @@ TEST_CASE("the bench writes a table region, a CSV and an SVG for one server", "[
     CHECK(text.find("| echo_udp_select | udp 1x1x64B | ") != std::string::npos);
     CHECK(text.find("| echo_udp_select | udp 8x8x512B | ") != std::string::npos);
 
+    // The table has a server CPU per message column, a number above zero (its
+    // size is not judged).
+    const std::string head = "| syscalls/msg | server ns/msg | server CPU s |";
+    CHECK(text.find(head) != std::string::npos);
+    auto row = text.substr(text.find("| echo_udp_select | udp 1x1x64B | "));
+    auto cells = split(row.substr(0, row.find('\n')), '|'); // "", " server ", " load ", ...
+    REQUIRE(cells.size() >= 10);
+    CHECK(std::stod(cells[8]) > 0);
+
     // CSV: the header, then one row per round and load, every row the same width.
     auto lines = split(slurp(csv), '\n');
     REQUIRE(lines.size() == 1 + 2 * 2);
     auto header = split(lines[0], ',');
-    REQUIRE(header.size() == 17);
+    REQUIRE(header.size() == 19);
     CHECK(header[9] == "msgs_per_s");
+    CHECK(header[16] == "messages");
+    CHECK(header[17] == "server_ns_per_msg");
     for (size_t i = 1; i < lines.size(); ++i) {
         auto cols = split(lines[i] + ",", ','); // a trailing empty field still counts
         INFO(lines[i]);
@@ -67,8 +78,10 @@ TEST_CASE("the bench writes a table region, a CSV and an SVG for one server", "[
         CHECK(cols[0] == "echo_udp_select");
         CHECK(std::stod(cols[9]) > 0);   // something was echoed
         CHECK(std::stol(cols[12]) == 0); // errors: every byte came back intact
+        CHECK(std::stol(cols[16]) > 0);  // messages echoed in the run
+        CHECK(std::stod(cols[17]) > 0);  // server CPU per message
     }
-    if (strace_available().ok) CHECK(!split(lines[1] + ",", ',')[16].empty());
+    if (strace_available().ok) CHECK(!split(lines[1] + ",", ',')[18].empty());
 
     // SVG: one document, a bar and a label per server and load.
     std::string pic = slurp(svg);

@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,10 +59,11 @@ int exit_code_of(int status) {
 
 // waitpid with a deadline: there is no timed waitpid, so poll WNOHANG every
 // 2 ms (a pidfd would do, but this reads more plainly and costs nothing here).
-std::optional<int> wait_exit(pid_t pid, Clock::time_point deadline) {
+// wait4 is waitpid that also fills in the child's resource usage.
+std::optional<int> wait_exit(pid_t pid, Clock::time_point deadline, rusage* usage = nullptr) {
     for (;;) {
         int status = 0;
-        pid_t r = waitpid(pid, &status, WNOHANG);
+        pid_t r = wait4(pid, &status, WNOHANG, usage);
         if (r == pid) return exit_code_of(status);
         if (r < 0 && errno != EINTR) fail_errno("waitpid " + std::to_string(pid));
         if (Clock::now() >= deadline) return std::nullopt;
@@ -348,6 +350,7 @@ ServerProcess& ServerProcess::operator=(ServerProcess&& o) noexcept {
         stderr_fd_ = std::exchange(o.stderr_fd_, -1);
         reaped_ = o.reaped_;
         exit_code_ = o.exit_code_;
+        cpu_seconds_ = o.cpu_seconds_;
         port_ = o.port_;
         proto_ = std::move(o.proto_);
         listening_line_ = std::move(o.listening_line_);
@@ -380,8 +383,12 @@ int ServerProcess::stop(milliseconds timeout) {
     // SIGTERM goes to the server itself; a wrapper such as strace then exits
     // with the server's status (strace re-raises a fatal signal on itself).
     ::kill(server_pid_, SIGTERM);
-    auto code = wait_exit(child_pid_, Clock::now() + timeout);
-    if (!code) {
+    rusage usage{};
+    auto code = wait_exit(child_pid_, Clock::now() + timeout, &usage);
+    if (code) {
+        auto s = [](timeval tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+        cpu_seconds_ = s(usage.ru_utime) + s(usage.ru_stime);
+    } else {
         if (server_pid_ != child_pid_) ::kill(server_pid_, SIGKILL);
         ::kill(child_pid_, SIGKILL);
         wait_exit(child_pid_, Clock::now() + std::chrono::seconds(5));

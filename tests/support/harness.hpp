@@ -81,6 +81,11 @@ class ServerProcess {
     // exited within `timeout` (it is then SIGKILLed and reaped).
     int stop(milliseconds timeout = std::chrono::seconds(5));
 
+    // The CPU time (user + system, every thread) the process used, in
+    // seconds, from wait4 when stop() reaped it; -1 until then. Under a
+    // wrapper it is the wrapper's, which includes the server it reaped.
+    double cpu_seconds() const { return cpu_seconds_; }
+
     bool running() const;
     std::string stderr_text() const;
 
@@ -102,6 +107,7 @@ class ServerProcess {
     int stderr_fd_ = -1;    // the unlinked temp file the server's stderr goes to
     bool reaped_ = false;
     int exit_code_ = -1;
+    double cpu_seconds_ = -1;
     uint16_t port_ = 0;
     std::string proto_, listening_line_;
 };

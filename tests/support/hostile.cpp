@@ -277,19 +277,20 @@ std::pair<size_t, bool> pipelined_run(const ServerProcess& proc, TcpOptions opti
 
 Outcome tcp_pipelined_megabyte(const std::string& server) {
     auto proc = start_server(server);
+    // Odd sizes on purpose: partial writes end mid-block.
+    const size_t wide_size = 1 * MiB + 4097, narrow_size = 8 * MiB + 4097;
     // Default buffers: the kernel may take the whole MiB before we read.
-    // Sizes are odd on purpose: partial writes end mid-block.
-    auto [wide, wide_stalled] = pipelined_run(proc, {}, 7, 1 * MiB + 4097);
+    auto [wide, wide_stalled] = pipelined_run(proc, {}, 7, wide_size);
     // Small buffers and a small MSS: the kernel holds little, so the server's
     // own bounded buffer fills, it must stop reading, and its partial writes
-    // must resume in the right place. 8 MiB: the server's own socket buffers
-    // grow by autotuning (tcp_wmem's maximum is 4 MiB here) and can swallow
-    // a single MiB whatever the server does.
-    auto [narrow, narrow_stalled] = pipelined_run(proc, kSmallBuffers, 8, 8 * MiB + 4097);
-    figure(server, "pipelined_bytes=" + std::to_string(1 * MiB + 4097) + "+" +
-                       std::to_string(8 * MiB + 4097) + " bytes_before_first_read=" +
+    // must resume in the right place. 8 MiB, because the kernel's share still
+    // varies: stalls came after 240 KiB to 1.2 MiB, and once not within 1 MiB
+    // (the server's socket buffers autotune; tcp_wmem's maximum is 4 MiB).
+    auto [narrow, narrow_stalled] = pipelined_run(proc, kSmallBuffers, 8, narrow_size);
+    figure(server, "pipelined_bytes=" + std::to_string(wide_size) + " bytes_before_first_read=" +
                        std::to_string(wide) + (wide_stalled ? " (stalled)" : "") +
-                       " with_small_client_buffers=" + std::to_string(narrow) +
+                       " small_buffers_pipelined_bytes=" + std::to_string(narrow_size) +
+                       " small_buffers_bytes_before_first_read=" + std::to_string(narrow) +
                        (narrow_stalled ? " (stalled)" : ""));
     // With small buffers a bounded server cannot swallow the MiB: if it did
     // not stall, the server read without bound.
@@ -458,38 +459,51 @@ Outcome tcp_non_reading_clients_bounded_rss(const std::string& server) {
         return s;
     }();
     const long rss1 = proc.rss_kib();
-    // Round 2: offer up to 16 x 64 KiB more each.
-    push_until_stall(conns, data, sent, 1 * MiB, milliseconds(500), seconds(40));
-    const size_t bytes2 = [&] {
-        size_t s = 0;
+    // Round 2: offer up to 16 x 64 KiB more each. On a busy machine a 500 ms
+    // pause can end round 1 before every buffer is full (seen on two shared
+    // cores: 147 MB taken in round 2), and the growth that follows is the
+    // filling, not a leak; so offer more rounds until one in which the
+    // server takes almost nothing (16 KiB a client), and bound the growth
+    // across that round.
+    size_t bytes2 = 0;
+    long rss_before = rss1, rss2 = rss1;
+    for (int round = 2; round <= 5; ++round) {
+        size_t before = 0;
         for (auto n : sent)
-            s += n;
-        return s;
-    }() - bytes1;
-    const long rss2 = proc.rss_kib();
+            before += n;
+        rss_before = proc.rss_kib();
+        push_until_stall(conns, data, sent, 1 * MiB, milliseconds(500), seconds(40));
+        bytes2 = 0;
+        for (auto n : sent)
+            bytes2 += n;
+        bytes2 -= before;
+        rss2 = proc.rss_kib();
+        if (bytes2 <= static_cast<size_t>(clients) * 16 * KiB) break;
+    }
     const long peak = proc.peak_rss_kib();
     const long ms = elapsed_ms(t0);
     const size_t min_sent = *std::min_element(sent.begin(), sent.end());
 
     figure(server, "non_reading_clients=" + std::to_string(clients) + " bytes_round1=" +
-                       std::to_string(bytes1) + " bytes_round2=" + std::to_string(bytes2) +
+                       std::to_string(bytes1) + " bytes_last_round=" + std::to_string(bytes2) +
                        " min_bytes_per_client=" + std::to_string(min_sent) +
                        " baseline_rss=" + kib(baseline) + " rss_round1=" + kib(rss1) +
-                       " rss_round2=" + kib(rss2) + " peak_rss=" + kib(peak) + " sanitizer=" +
+                       " rss_last_round=" + kib(rss2) + " peak_rss=" + kib(peak) + " sanitizer=" +
                        (asan   ? "asan"
                         : tsan ? "tsan"
                                : "none") +
                        " ms=" + std::to_string(ms));
     INFO("baseline " << baseline << " KiB (peak " << baseline_peak << "), after round 1 " << rss1
-                     << " KiB, after round 2 " << rss2 << " KiB, peak " << peak << " KiB; "
-                     << bytes1 << " + " << bytes2 << " bytes pushed");
+                     << " KiB, before the last round " << rss_before << " KiB, after it " << rss2
+                     << " KiB, peak " << peak << " KiB; " << bytes1 << " bytes pushed in round 1, "
+                     << bytes2 << " in the last");
     REQUIRE(proc.running());
     // Every client pushed more than the server may hold for it, so the
     // bound below is a real constraint, not one the traffic never reached.
     CHECK(min_sent > kTcpOutputBuffer + 16 * KiB); // bytes, not sanitizer-inflated RSS
     CHECK(stalled1);
     CHECK(peak - baseline <= clients * per_client_kib + fixed_kib);
-    CHECK(rss2 - rss1 <= 256 + clients * 4L);
+    CHECK(rss2 - rss_before <= 256 + clients * 4L);
 
     // The server still serves others while 1000 clients sit on full buffers.
     require_tcp_echo(proc, "with 1000 stalled clients connected");

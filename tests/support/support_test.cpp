@@ -148,7 +148,7 @@ TEST_CASE("the server list is read, with a variant's arguments, and a malformed 
     CHECK(list[2].args == std::vector<std::string>{"--arm-first", "-q"});
     for (const char* bad : {"ch01 01-select echo tcp\n", "ch01 01-select echo sctp /x\n"}) {
         std::ofstream(path) << bad;
-        CHECK_THROWS_WITH(load_server_list(path), Catch::Contains(":1:"));
+        CHECK_THROWS_WITH(load_server_list(path), contains_text(":1:"));
     }
     std::remove(path.c_str());
     CHECK_THROWS(load_server_list("/nonexistent/servers.txt"));
@@ -172,8 +172,10 @@ TEST_CASE("a server process is started, measured and stopped with its exit code"
     CHECK(p.peak_rss_kib() > 0);
     CHECK(p.fd_count() >= 3);
     CHECK(wait_until([&] { return p.stderr_text() == "a log line\n"; }, seconds(2)));
+    CHECK(p.cpu_seconds() == -1); // known once reaped
     CHECK(p.stop() == 0);
     CHECK_FALSE(p.running());
+    CHECK(p.cpu_seconds() > 0); // at least its exec and the shell's start-up
 }
 
 TEST_CASE("a server that dies of a signal reports 128 plus the signal", "[support]") {
@@ -196,14 +198,14 @@ TEST_CASE("start failures say what happened and show the server's stderr", "[sup
                    ServerProcess::start("/bin/sh",
                                         shell("echo 'bind: Address in use' >&2; exit 3"));
                }),
-               Catch::Contains("code 3") && Catch::Contains("bind: Address in use"));
+               contains_text("code 3") && contains_text("bind: Address in use"));
     CHECK_THAT(
         error_of([] { ServerProcess::start("/bin/sh", shell("sleep 5", milliseconds(200))); }),
-        Catch::Contains("no 'listening on' line within 200 ms"));
+        contains_text("no 'listening on' line within 200 ms"));
     CHECK_THAT(error_of([] { ServerProcess::start("/bin/sh", shell("echo hello; sleep 5")); }),
-               Catch::Contains("got 'hello'"));
+               contains_text("got 'hello'"));
     CHECK_THAT(error_of([] { ServerProcess::start("/nonexistent/server"); }),
-               Catch::Contains("/nonexistent/server"));
+               contains_text("/nonexistent/server"));
 }
 
 TEST_CASE("a wrapped server's pid is the wrapper's child, and stop reaches it", "[support]") {
@@ -237,7 +239,7 @@ TEST_CASE("the TCP client times out, sees EOF and sends a reset", "[support]") {
     TcpClient c(port);
     int peer = accept(lfd, nullptr, nullptr);
     REQUIRE(peer >= 0);
-    CHECK_THROWS_WITH(c.recv_exact(1, milliseconds(50)), Catch::Contains("timed out"));
+    CHECK_THROWS_WITH(c.recv_exact(1, milliseconds(50)), contains_text("timed out"));
     REQUIRE(write(peer, "abc", 3) == 3);
     shutdown(peer, SHUT_WR);
     CHECK(c.recv_until_eof(seconds(2)) == "abc");
