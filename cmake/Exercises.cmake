@@ -231,10 +231,17 @@ function(ioladder_exercises)
 
   # Every exercise test case runs well under a second on its solution; a
   # case that takes 10 s is stuck, and its output says in which STEP.
-  set(IOLADDER_EXERCISE_TEST_TIMEOUT 10)
   # The progress summary runs an exercise's whole test executable when the
-  # CTest run did not cover it; this long, at most, per executable.
-  set(progress_timeout 10)
+  # CTest run did not cover it; this long, at most, per executable (each
+  # takes about a second on its solution). Sanitizers slow the threaded
+  # tests down several times over.
+  if(IOLADDER_SANITIZE)
+    set(IOLADDER_EXERCISE_TEST_TIMEOUT 60)
+    set(progress_timeout 60)
+  else()
+    set(IOLADDER_EXERCISE_TEST_TIMEOUT 10)
+    set(progress_timeout 10)
+  endif()
   # How the progress program asks a test executable for its test case names.
   if(Catch2_VERSION VERSION_GREATER_EQUAL 3)
     set(list_args "--list-tests --verbosity quiet")

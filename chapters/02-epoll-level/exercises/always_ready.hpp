@@ -43,6 +43,8 @@ class Watcher {
     // from the kernel).
     int wait(std::span<epoll_event> out, int timeout_ms);
 
+    int epfd() const { return epfd_; }
+
   private:
     // The data members are chosen for you: the epoll instance, and the
     // descriptors on the side, each with its events and data.fd filled in.

@@ -40,6 +40,8 @@ class Registry {
     // number has been given to a new connection since.
     int resolve(const epoll_event& report) const;
 
+    int epfd() const { return epfd_; }
+
   private:
     // The data members are chosen for you: the epoll instance, and the
     // current generation of every descriptor number seen so far (index: fd).
