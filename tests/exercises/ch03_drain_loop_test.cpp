@@ -46,8 +46,8 @@ void put(OutBuffer& out, const std::string& s) {
 }
 
 // A TCP connection over loopback: a blocking client and the server's
-// non-blocking end, registered EPOLLIN | EPOLLRDHUP | EPOLLET as the
-// chapter's servers register theirs.
+// non-blocking end, registered EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET as
+// the chapter's servers register theirs.
 struct Tcp {
     Fd listener = tcp_listener();
     Fd client = tcp_connect(listener.get());
@@ -60,7 +60,7 @@ struct Tcp {
         int one = 1;
         ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET;
         ev.data.fd = server.get();
         REQUIRE(::epoll_ctl(ep.get(), EPOLL_CTL_ADD, server.get(), &ev) == 0);
     }
@@ -156,6 +156,29 @@ TEST_CASE("data and FIN in one edge are read to the end when EPOLLRDHUP is repor
     CHECK(r.bytes == 10);
     CHECK(pending(out) == "last words");
     CHECK(t.edge(100) == 0u); // indeed: nothing more will be reported
+}
+
+TEST_CASE("the bytes behind an urgent mark are read when EPOLLPRI is reported",
+          "[exercise][ch03]") {
+    FaultScope faults;
+    Tcp t;
+    const std::string before(100, 'a'), after(100, 'b');
+    REQUIRE(::send(t.client.get(), before.data(), before.size(), MSG_NOSIGNAL) == 100);
+    REQUIRE(::send(t.client.get(), "!", 1, MSG_OOB | MSG_NOSIGNAL) == 1); // the urgent mark
+    REQUIRE(::send(t.client.get(), after.data(), after.size(), MSG_NOSIGNAL) == 100);
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (t.waiting() < 200 && Clock::now() < deadline)
+        wait_for(t.server.get(), POLLIN, 10);
+    uint32_t events = t.edge();
+    REQUIRE((events & EPOLLIN) != 0);
+    REQUIRE((events & EPOLLPRI) != 0);
+    target(t.server.get());
+    OutBuffer out(64 * 1024);
+    DrainResult r = drain(t.server.get(), events, out);
+    INFO("recv() stops short at the urgent mark; only EAGAIN proves the stream empty here");
+    CHECK(r.status == Drain::drained);
+    CHECK(r.bytes == 200);
+    CHECK(pending(out) == before + after);
 }
 
 TEST_CASE("a full buffer stops the drain, and a drain after making room gets the rest",

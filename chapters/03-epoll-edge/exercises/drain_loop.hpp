@@ -8,12 +8,15 @@
 // there is a cheaper proof (epoll(7), Q&A 9): a recv() that returns fewer
 // bytes than it was asked for has emptied the receive buffer.
 //
-// One exception: the peer's FIN. If it arrived in the same edge as the last
-// data, the short read empties the data and leaves the end of file unread,
-// and no new edge comes for it: a half-closed client never gets its
+// Two exceptions. The peer's FIN: if it arrived in the same edge as the
+// last data, the short read empties the data and leaves the end of file
+// unread, and no new edge comes for it: a half-closed client never gets its
 // connection finished. Registered with EPOLLRDHUP, the report says so; then
 // the short read proves nothing, and the loop reads on until recv() returns 0.
-// EPOLLHUP and EPOLLERR mean the same: read on until 0 or the error.
+// EPOLLHUP and EPOLLERR mean the same: read on until 0 or the error. And an
+// urgent mark (the peer's send(..., MSG_OOB), tcp(7)): recv() stops short at
+// the mark with ordinary data behind it. EPOLLPRI says a mark is in the
+// stream; then too a short read proves nothing: read on until EAGAIN.
 //
 // The buffer is the servers' OutBuffer (chapters/common/out_buffer.hpp):
 // recv() into space(), then commit(). When it is full the loop must stop,
@@ -44,10 +47,10 @@ struct DrainResult {
 };
 
 // Reads from the non-blocking stream socket `fd`, for which epoll reported
-// `events` (it is registered EPOLLIN | EPOLLRDHUP | EPOLLET), appending to
-// `out` until one of the four statuses applies:
+// `events` (it is registered EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET),
+// appending to `out` until one of the four statuses applies:
 //   - recv() returns fewer bytes than asked, and events has none of
-//     EPOLLRDHUP, EPOLLHUP, EPOLLERR: drained, with no further recv();
+//     EPOLLRDHUP, EPOLLHUP, EPOLLERR, EPOLLPRI: drained, with no further recv();
 //   - EAGAIN: drained; 0: peer_closed; out.full(): full (checked before
 //     each recv(): a recv() into 0 bytes returns 0, which looks like FIN);
 //   - EINTR: retried; any other errno: failed.

@@ -9,8 +9,10 @@ namespace ioladder::ch03 {
 
 DrainResult drain_reads(int fd, uint32_t events, OutBuffer& out) {
     // With the peer's side shut (or an error), a short read may leave the
-    // FIN (or the error) behind, and no edge will come for it: read to the end.
-    const bool to_the_end = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    // FIN (or the error) behind, and no edge will come for it; at an urgent
+    // mark, recv() stops short with data behind the mark. Then only 0 or
+    // EAGAIN ends the loop.
+    const bool to_the_end = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) != 0;
     DrainResult r;
     for (;;) {
         if (out.full()) { // before recv(): its 0 for 0 bytes would look like FIN
