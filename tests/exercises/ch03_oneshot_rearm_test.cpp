@@ -5,6 +5,7 @@
 // several readers, so every message is counted exactly).
 #include "catch_compat.hpp"
 #include "ch02_epoll_support.hpp"
+#include "enum_names.hpp"
 #include "faults.hpp"
 #include "oneshot_rearm.hpp"
 
@@ -15,6 +16,8 @@
 using namespace ioladder::test;
 using ioladder::ch03::Next;
 using ioladder::ch03::worker_turn;
+
+IOLADDER_ENUM_NAMES(ioladder::ch03::Next, read, write, read_write, close)
 
 namespace {
 
