@@ -110,7 +110,7 @@ TEST_CASE("a reply to an idle connection is sent at once and nothing is buffered
     target(a.get());
     OutBuffer out(4096);
     ReplyResult r = reply(a.get(), "hello, world\n", out);
-    CHECK(r.status == Reply::sent);
+    REQUIRE(r.status == Reply::sent);
     CHECK(r.sent == 13);
     CHECK(r.error == 0);
     CHECK(out.empty());
@@ -128,7 +128,7 @@ TEST_CASE("a short write is followed by another send, not taken for a full socke
     shorten_next_send(5); // the socket has room, but this send takes 5 bytes
     ReplyResult r = reply(a.get(), "a short write is not EAGAIN", out);
     INFO("only EAGAIN says the socket is full; after a short write, send the rest");
-    CHECK(r.status == Reply::sent);
+    REQUIRE(r.status == Reply::sent);
     CHECK(r.sent == 27);
     CHECK(out.empty());
     CHECK(partial_sends() == 1);
@@ -202,7 +202,7 @@ TEST_CASE("an interrupted send is retried", "[exercise][ch01]") {
     OutBuffer out(64);
     inject_errors(Call::send, {EINTR, EINTR});
     ReplyResult r = reply(a.get(), "interrupted, not lost", out);
-    CHECK(r.status == Reply::sent);
+    REQUIRE(r.status == Reply::sent);
     CHECK(r.sent == 21);
     CHECK(out.empty());
     CHECK(calls(Call::send) == 3); // two interrupted, one real

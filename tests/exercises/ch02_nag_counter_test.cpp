@@ -8,6 +8,7 @@
 #include "faults.hpp"
 #include "nag_counter.hpp"
 
+#include <cstring>
 #include <vector>
 
 using namespace ioladder::test;
@@ -48,21 +49,30 @@ void watch(int epfd, int fd, uint32_t events) {
     ctl(epfd, EPOLL_CTL_ADD, fd, events, static_cast<uint64_t>(fd));
 }
 
+// An epoll instance watching one socket (EPOLLIN) with `data` unread in it.
+struct Unread {
+    Fd ep = new_epoll();
+    std::pair<Fd, Fd> pair = small_socketpair();
+    explicit Unread(const char* data = "x") {
+        watch(ep.get(), fd(), EPOLLIN);
+        REQUIRE(::write(pair.second.get(), data, std::strlen(data)) ==
+                static_cast<ssize_t>(std::strlen(data)));
+    }
+    int fd() const { return pair.first.get(); }
+};
+
 } // namespace
 
 TEST_CASE("a socket with unread data is reported by every wait, and nothing is read",
           "[exercise][ch02]") {
-    Fd ep = new_epoll();
-    auto [a, b] = small_socketpair();
-    watch(ep.get(), a.get(), EPOLLIN);
-    REQUIRE(::write(b.get(), "hello\n", 6) == 6);
-    NagReport r = count(ep.get(), 10);
+    Unread u("hello\n");
+    NagReport r = count(u.ep.get(), 10);
     CHECK(r.waits == 10);
     REQUIRE(r.fds.size() == 1);
-    CHECK(r.fds[0].fd == a.get());
+    CHECK(r.fds[0].fd == u.fd());
     CHECK(r.fds[0].reports == 10);
     CHECK(r.fds[0].seen == EPOLLIN);
-    CHECK(drain(a.get()) == 6); // still all there
+    CHECK(drain(u.fd()) == 6); // still all there
 }
 
 TEST_CASE("a socket whose data was read is not reported at all", "[exercise][ch02]") {
@@ -168,29 +178,23 @@ TEST_CASE("a descriptor reported twice in one wait counts once, with the bits of
 
 TEST_CASE("an interrupted wait is waited again and not counted", "[exercise][ch02]") {
     FaultScope faults;
-    Fd ep = new_epoll();
-    auto [a, b] = small_socketpair();
-    watch(ep.get(), a.get(), EPOLLIN);
-    REQUIRE(::write(b.get(), "x", 1) == 1);
-    target(ep.get());
+    Unread u;
+    target(u.ep.get());
     inject_errors(Call::epoll_wait, {EINTR, 0, EINTR, 0, 0, EINTR});
-    NagReport r = count(ep.get(), 10);
+    NagReport r = count(u.ep.get(), 10);
     CHECK(r.waits == 10);
-    CHECK(nag_of(r, a.get()).reports == 10);
+    CHECK(nag_of(r, u.fd()).reports == 10);
     CHECK(calls(Call::epoll_wait) == 13); // three interrupted, ten real
 }
 
 TEST_CASE("any other failure ends the count with what it has", "[exercise][ch02]") {
     FaultScope faults;
-    Fd ep = new_epoll();
-    auto [a, b] = small_socketpair();
-    watch(ep.get(), a.get(), EPOLLIN);
-    REQUIRE(::write(b.get(), "x", 1) == 1);
-    target(ep.get());
+    Unread u;
+    target(u.ep.get());
     inject_errors(Call::epoll_wait, {0, 0, 0, EBADF});
-    NagReport r = count(ep.get(), 10);
+    NagReport r = count(u.ep.get(), 10);
     CHECK(r.waits == 3);
-    CHECK(nag_of(r, a.get()).reports == 3);
+    CHECK(nag_of(r, u.fd()).reports == 3);
     CHECK(calls(Call::epoll_wait) == 4);
 }
 

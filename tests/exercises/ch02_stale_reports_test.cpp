@@ -31,6 +31,32 @@ int resolve(const Registry& r, const epoll_event& ev) {
     return r.resolve(ev);
 }
 
+// Two connections with a report each in one batch. The handler of the first
+// report closes the other connection (through the registry), whose report
+// is still waiting in the batch.
+struct Batch {
+    Fd ep = new_epoll();
+    std::pair<Fd, Fd> a = small_socketpair(), b = small_socketpair();
+    Registry reg{ep.get()};
+    std::vector<epoll_event> reports;
+    int first = -1;  // the descriptor of reports[0], handled first
+    int closed = -1; // the number of the other one, closed by that handler
+    Batch() {
+        REQUIRE(add(reg, a.first.get()) == 0);
+        REQUIRE(add(reg, b.first.get()) == 0);
+        REQUIRE(::write(a.second.get(), "x", 1) == 1);
+        REQUIRE(::write(b.second.get(), "x", 1) == 1);
+        reports = wait_reports(ep.get(), 2);
+        first = resolve(reg, reports[0]);
+        REQUIRE((first == a.first.get() || first == b.first.get()));
+        Fd& other = first == a.first.get() ? b.first : a.first;
+        closed = other.get();
+        STEP("Registry::close of the other connection");
+        reg.close(closed);
+        other.release();
+    }
+};
+
 } // namespace
 
 TEST_CASE("a report resolves to the descriptor it was made for", "[exercise][ch02]") {
@@ -50,56 +76,27 @@ TEST_CASE("a report resolves to the descriptor it was made for", "[exercise][ch0
 
 TEST_CASE("a report for a connection closed later in the batch resolves to nothing",
           "[exercise][ch02]") {
-    Fd ep = new_epoll();
-    auto [a, pa] = small_socketpair();
-    auto [b, pb] = small_socketpair();
-    Registry reg(ep.get());
-    REQUIRE(add(reg, a.get()) == 0);
-    REQUIRE(add(reg, b.get()) == 0);
-    REQUIRE(::write(pa.get(), "x", 1) == 1);
-    REQUIRE(::write(pb.get(), "x", 1) == 1);
-    auto batch = wait_reports(ep.get(), 2);
-    int first = resolve(reg, batch[0]);
-    REQUIRE((first == a.get() || first == b.get()));
-    // The handler for the first report closes the other connection.
-    Fd& other = first == a.get() ? b : a;
-    const int other_fd = other.get();
-    STEP("Registry::close of the other connection");
-    reg.close(other_fd);
-    other.release();
-    CHECK_FALSE(is_open(other_fd));
-    CHECK(resolve(reg, batch[1]) == -1);
-    CHECK(resolve(reg, batch[0]) == first); // its own report is still good
+    Batch batch;
+    CHECK_FALSE(is_open(batch.closed));
+    CHECK(resolve(batch.reg, batch.reports[1]) == -1);
+    CHECK(resolve(batch.reg, batch.reports[0]) == batch.first); // its own report is still good
 }
 
 TEST_CASE("a stale report is not handed to the new connection that got the number",
           "[exercise][ch02]") {
-    Fd ep = new_epoll();
-    auto [a, pa] = small_socketpair();
-    auto [b, pb] = small_socketpair();
-    Registry reg(ep.get());
-    REQUIRE(add(reg, a.get()) == 0);
-    REQUIRE(add(reg, b.get()) == 0);
-    REQUIRE(::write(pb.get(), "x", 1) == 1);
-    REQUIRE(::write(pa.get(), "x", 1) == 1);
-    auto batch = wait_reports(ep.get(), 2);
-    int first = resolve(reg, batch[0]);
-    REQUIRE((first == a.get() || first == b.get()));
-    Fd& other = first == a.get() ? b : a;
-    const int number = other.get();
-    STEP("Registry::close of the other connection");
-    reg.close(number);
-    other.release();
+    Batch batch;
+    Registry& reg = batch.reg;
+    const int number = batch.closed;
     // Still in the same batch: a new client arrives and takes the number.
     auto [c, pc] = small_socketpair(); // the lowest free number first
     REQUIRE(c.get() == number);
     REQUIRE(add(reg, c.get()) == 0);
     INFO("the old report for " << number << " was made before the close");
-    CHECK(resolve(reg, batch[1]) == -1);
+    CHECK(resolve(reg, batch.reports[1]) == -1);
     // The new connection's own reports resolve to it.
     REQUIRE(::write(pc.get(), "y", 1) == 1);
     int found = 0;
-    for (const epoll_event& e : ready_now(ep.get()))
+    for (const epoll_event& e : ready_now(batch.ep.get()))
         if (resolve(reg, e) == c.get()) ++found;
     CHECK(found == 1);
 }

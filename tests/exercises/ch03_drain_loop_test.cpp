@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <thread>
 
 using namespace ioladder::test;
 using ioladder::ch03::Drain;
@@ -166,9 +167,10 @@ TEST_CASE("the bytes behind an urgent mark are read when EPOLLPRI is reported",
     REQUIRE(::send(t.client.get(), before.data(), before.size(), MSG_NOSIGNAL) == 100);
     REQUIRE(::send(t.client.get(), "!", 1, MSG_OOB | MSG_NOSIGNAL) == 1); // the urgent mark
     REQUIRE(::send(t.client.get(), after.data(), after.size(), MSG_NOSIGNAL) == 100);
-    auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (t.waiting() < 200 && Clock::now() < deadline)
-        wait_for(t.server.get(), POLLIN, 10);
+    // FIONREAD stops counting at the mark; on loopback the bytes behind it
+    // are in the queue as soon as send() returns. Give them a moment anyway.
+    REQUIRE((wait_for(t.server.get(), POLLPRI) & POLLPRI) != 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     uint32_t events = t.edge();
     REQUIRE((events & EPOLLIN) != 0);
     REQUIRE((events & EPOLLPRI) != 0);
