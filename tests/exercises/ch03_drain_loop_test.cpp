@@ -88,6 +88,13 @@ struct Tcp {
             wait_for(server.get(), POLLIN, 10);
         REQUIRE(waiting() >= at_least);
     }
+    // The next edge, which must report all of `bits`.
+    uint32_t edge_with(uint32_t bits) {
+        uint32_t events = edge();
+        INFO("the edge reported " << events);
+        REQUIRE((events & bits) == bits);
+        return events;
+    }
     // The events of the next edge for the server's socket (0: none in `ms`).
     uint32_t edge(int ms = 2000) {
         epoll_event got[2];
@@ -124,7 +131,7 @@ TEST_CASE("a short read ends the drain without a recv that would only say EAGAIN
     FaultScope faults;
     Tcp t;
     t.send(pattern(1000));
-    REQUIRE((t.edge() & EPOLLIN) != 0);
+    t.edge_with(EPOLLIN);
     target(t.server.get());
     OutBuffer out(64 * 1024);
     DrainResult r = drain(t.server.get(), EPOLLIN, out);
@@ -146,9 +153,7 @@ TEST_CASE("data and FIN in one edge are read to the end when EPOLLRDHUP is repor
     auto deadline = Clock::now() + std::chrono::seconds(5);
     while ((wait_for(t.server.get(), POLLRDHUP, 10) & POLLRDHUP) == 0 && Clock::now() < deadline) {
     }
-    uint32_t events = t.edge();
-    REQUIRE((events & EPOLLIN) != 0);
-    REQUIRE((events & EPOLLRDHUP) != 0);
+    uint32_t events = t.edge_with(EPOLLIN | EPOLLRDHUP);
     target(t.server.get());
     OutBuffer out(64 * 1024);
     DrainResult r = drain(t.server.get(), events, out);
@@ -171,9 +176,7 @@ TEST_CASE("the bytes behind an urgent mark are read when EPOLLPRI is reported",
     // are in the queue as soon as send() returns. Give them a moment anyway.
     REQUIRE((wait_for(t.server.get(), POLLPRI) & POLLPRI) != 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    uint32_t events = t.edge();
-    REQUIRE((events & EPOLLIN) != 0);
-    REQUIRE((events & EPOLLPRI) != 0);
+    uint32_t events = t.edge_with(EPOLLIN | EPOLLPRI);
     target(t.server.get());
     OutBuffer out(64 * 1024);
     DrainResult r = drain(t.server.get(), events, out);
@@ -189,8 +192,7 @@ TEST_CASE("a full buffer stops the drain, and a drain after making room gets the
     Tcp t;
     const std::string data = pattern(50000);
     t.send(data);
-    uint32_t events = t.edge();
-    REQUIRE((events & EPOLLIN) != 0);
+    uint32_t events = t.edge_with(EPOLLIN);
     OutBuffer out(32768);
     DrainResult r = drain(t.server.get(), events, out);
     REQUIRE(r.status == Drain::full);
