@@ -13,7 +13,9 @@
 # "stub fails: ..." with WILL_FAIL), so no test is vacuous.
 # IOLADDER_EXERCISES=stub (the `exercises` preset) builds the learner's files
 # and prints the progress summary after every test run (CTest's post-test
-# command, see below).
+# command, see below). Exercise headers may include the servers' shared code
+# from chapters/common/ (out_buffer.hpp): learners use the same pieces they
+# read about.
 #
 # This file only defines functions, so the manifest check script
 # (tests/exercises/check_manifest.cmake) can include it in `cmake -P` mode.
@@ -184,10 +186,12 @@ function(_ioladder_exercise_build prefix i source suffix exe_out)
   set(exe "${label}_${name}_test${suffix}")
   add_library(${lib} STATIC "${source}")
   get_filename_component(dir "${${prefix}_${i}_HEADER}" DIRECTORY)
-  target_include_directories(${lib} PUBLIC "${dir}")
+  target_include_directories(${lib} PUBLIC "${dir}" "${PROJECT_SOURCE_DIR}/chapters/common")
   if(IOLADDER_EXERCISES STREQUAL "stub")
-    # The learner's work in progress: warnings are shown but do not stop the
-    # build (the untouched stubs are checked with -Werror by the test preset).
+    # The learner's work in progress: warnings in the stub's .cpp are shown
+    # but do not stop the build (the untouched stubs are checked with -Werror
+    # by the default preset). The header is also compiled into the test,
+    # which keeps -Werror, as does every file in the solution build.
     target_compile_options(${lib} PRIVATE -Wno-error)
   endif()
   add_executable(${exe} "${${prefix}_${i}_TEST}")
@@ -225,11 +229,32 @@ function(ioladder_exercises)
     add_library(ioladder_exercise_faults OBJECT "${IOLADDER_EXERCISE_TEST_DIR}/faults.cpp")
   endif()
 
+  # Every exercise test case runs well under a second on its solution; a
+  # case that takes 10 s is stuck, and its output says in which STEP.
+  # The progress summary runs an exercise's whole test executable when the
+  # CTest run did not cover it; this long, at most, per executable (each
+  # takes about a second on its solution). Sanitizers slow the threaded
+  # tests down several times over.
+  if(IOLADDER_SANITIZE)
+    set(IOLADDER_EXERCISE_TEST_TIMEOUT 60)
+    set(progress_timeout 60)
+  else()
+    set(IOLADDER_EXERCISE_TEST_TIMEOUT 10)
+    set(progress_timeout 10)
+  endif()
+  # How the progress program asks a test executable for its test case names.
+  if(Catch2_VERSION VERSION_GREATER_EQUAL 3)
+    set(list_args "--list-tests --verbosity quiet")
+  else()
+    set(list_args "--list-test-names-only")
+  endif()
+
   # One line per exercise for the progress program, in manifest order:
   # label, chapter, name, title, hint, stub path, test executable, skip reason.
   set(progress_solution "")
   set(progress_stub "")
   set(progress_mixed "")
+  set(progress_log "")
   set(labels "")
   set(exes "")
   if(ex_COUNT EQUAL 0)
@@ -248,7 +273,7 @@ function(ioladder_exercises)
     ioladder_exercise_unmet(unmet "${ex_${i}_NEEDS}")
     if(unmet)
       message(STATUS "Exercise ${label} ${name}: skipped, ${unmet}")
-      foreach(list progress_solution progress_stub progress_mixed)
+      foreach(list progress_solution progress_stub progress_mixed progress_log)
         string(APPEND ${list} "${line}\t\t${unmet}\n")
       endforeach()
       continue()
@@ -256,20 +281,25 @@ function(ioladder_exercises)
 
     if(IOLADDER_EXERCISES STREQUAL "solution")
       _ioladder_exercise_build(ex ${i} "${ex_${i}_SOLUTION}" "" exe)
-      ioladder_catch_tests(${exe} LABELS ${label} exercise SUFFIX " (${label} ${name})" TIMEOUT 30)
+      ioladder_catch_tests(${exe} LABELS ${label} exercise SUFFIX " (${label} ${name})"
+        TIMEOUT ${IOLADDER_EXERCISE_TEST_TIMEOUT})
       _ioladder_exercise_build(ex ${i} "${ex_${i}_STUB}" "_stub" stub_exe)
-      ioladder_catch_tests(${stub_exe} LABELS ${label} exercise stub WILL_FAIL TIMEOUT 30
+      ioladder_catch_tests(${stub_exe} LABELS ${label} exercise stub WILL_FAIL
+        TIMEOUT ${IOLADDER_EXERCISE_TEST_TIMEOUT}
         SUFFIX " (${label} ${name}, must fail on the stub)")
       string(APPEND progress_solution "${line}\t$<TARGET_FILE:${exe}>\t\n")
       string(APPEND progress_stub "${line}\t$<TARGET_FILE:${stub_exe}>\t\n")
       if(i EQUAL 0)
         string(APPEND progress_mixed "${line}\t$<TARGET_FILE:${exe}>\t\n")
+        string(APPEND progress_log "${line}\t$<TARGET_FILE:${stub_exe}>\t\n")
       else()
         string(APPEND progress_mixed "${line}\t$<TARGET_FILE:${stub_exe}>\t\n")
+        string(APPEND progress_log "${line}\t$<TARGET_FILE:${exe}>\t\n")
       endif()
     else()
       _ioladder_exercise_build(ex ${i} "${ex_${i}_STUB}" "" exe)
-      ioladder_catch_tests(${exe} LABELS ${label} exercise SUFFIX " (${label} ${name})" TIMEOUT 30)
+      ioladder_catch_tests(${exe} LABELS ${label} exercise SUFFIX " (${label} ${name})"
+        TIMEOUT ${IOLADDER_EXERCISE_TEST_TIMEOUT})
       string(APPEND progress_stub "${line}\t$<TARGET_FILE:${exe}>\t\n")
       list(APPEND exes ${exe})
     endif()
@@ -285,7 +315,6 @@ function(ioladder_exercises)
     PROPERTIES LABELS exercise TIMEOUT 30)
 
   add_executable(exercise_progress "${IOLADDER_EXERCISE_TEST_DIR}/exercise_progress.cpp")
-  set(progress_timeout 60) # seconds per exercise test executable
   math(EXPR total_timeout "${progress_timeout} * ${ex_COUNT} + 30")
   set(dir "${CMAKE_CURRENT_BINARY_DIR}")
 
@@ -320,20 +349,64 @@ function(ioladder_exercises)
       add_test(NAME "${title_${kind}}"
         COMMAND "${CMAKE_COMMAND}" "-D${rc}" "-D${out}"
                 "-DPROGRAM=$<TARGET_FILE:exercise_progress>"
-                "-DARGUMENT=${dir}/progress_${kind}.tsv"
+                "-DARGUMENTS=${dir}/progress_${kind}.tsv;--timeout;${progress_timeout}"
                 -P "${run}")
       set_tests_properties("${title_${kind}}" PROPERTIES LABELS exercise
         TIMEOUT ${total_timeout})
     endforeach()
+
+    # The results of the CTest run that just happened count, without running
+    # anything again: a synthetic log says the first exercise's stub passed
+    # every case and the second exercise's solution failed one. Only the log
+    # can make the progress say so.
+    if(n GREATER 1)
+      file(GENERATE OUTPUT "${dir}/progress_from_log.tsv" CONTENT "${progress_log}")
+      add_test(NAME "exercise progress takes its results from the test run that just happened"
+        COMMAND "${CMAKE_COMMAND}"
+                "-DPROGRAM=$<TARGET_FILE:exercise_progress>"
+                "-DLIST=${dir}/progress_from_log.tsv"
+                "-DWORK_DIR=${dir}/progress_from_log"
+                "-DLIST_ARGS=${list_args}"
+                "-DFIRST=${ex_0_LABEL} ${ex_0_NAME}" "-DSECOND=${ex_1_LABEL} ${ex_1_NAME}"
+                "-DFIRST_EXE=$<TARGET_FILE:${ex_0_LABEL}_${ex_0_NAME}_test_stub>"
+                -P "${IOLADDER_EXERCISE_TEST_DIR}/progress_log_selftest.cmake")
+      set_tests_properties("exercise progress takes its results from the test run that just happened"
+        PROPERTIES LABELS exercise TIMEOUT ${total_timeout})
+    endif()
+
+    # A test executable that hangs costs the progress summary its time limit
+    # and no more, and the summary names the step it hung in.
+    add_test(NAME "exercise progress gives up on a hanging exercise after its time limit"
+      COMMAND "${CMAKE_COMMAND}"
+              "-DPROGRAM=$<TARGET_FILE:exercise_progress>"
+              "-DWORK_DIR=${dir}/progress_hang"
+              -P "${IOLADDER_EXERCISE_TEST_DIR}/progress_hang_selftest.cmake")
+    set_tests_properties("exercise progress gives up on a hanging exercise after its time limit"
+      PROPERTIES LABELS exercise TIMEOUT 60)
+
+    # No book snippet may quote an exercise's reference answer.
+    add_test(NAME "no book snippet quotes an exercise solution"
+      COMMAND "${CMAKE_COMMAND}" "-DSOURCE_DIR=${src}"
+              -P "${IOLADDER_EXERCISE_TEST_DIR}/check_book_snippets.cmake")
+    set_tests_properties("no book snippet quotes an exercise solution"
+      PROPERTIES LABELS "exercise;book" TIMEOUT 30)
+    add_test(NAME "the snippet check catches a book snippet that quotes an exercise solution"
+      COMMAND "${CMAKE_COMMAND}" "-DWORK_DIR=${dir}/snippet_selftest"
+              -P "${IOLADDER_EXERCISE_TEST_DIR}/check_book_snippets_selftest.cmake")
+    set_tests_properties("the snippet check catches a book snippet that quotes an exercise solution"
+      PROPERTIES LABELS exercise TIMEOUT 30)
   else()
     file(GENERATE OUTPUT "${dir}/progress.tsv" CONTENT "${progress_stub}")
     # The summary comes last, after CTest's own list of failed tests: CTest
     # runs CTEST_CUSTOM_POST_TEST (from CTestCustom.cmake in the top build
-    # folder) when every selected test has run, also for `ctest -L ch01`.
-    # --report: print the summary and exit 0 (the failing tests already made
-    # the run fail; a failing post-test command would only add noise).
+    # folder) when every selected test has run, also for `ctest -R one`.
+    # A CMake script runs the progress program, so that a missing program
+    # (not built yet) is a note, not "Problem running command" and exit 8.
+    # The program reads this run's results from CTest's log and runs only
+    # the exercises the run did not cover; --report: print and exit 0 (the
+    # failing tests already made the run fail).
     file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/CTestCustom.cmake" CONTENT
-      "set(CTEST_CUSTOM_POST_TEST [=[\"$<TARGET_FILE:exercise_progress>\" \"${dir}/progress.tsv\" ${progress_timeout} --report]=])\n")
+      "set(CTEST_CUSTOM_POST_TEST [=[\"${CMAKE_COMMAND}\" \"-DPROGRAM=$<TARGET_FILE:exercise_progress>\" \"-DLIST=${dir}/progress.tsv\" \"-DLOG=${CMAKE_BINARY_DIR}/Testing/Temporary\" \"-DTIMEOUT=${progress_timeout}\" \"-DLIST_ARGS=${list_args}\" -P \"${IOLADDER_EXERCISE_TEST_DIR}/progress_report.cmake\"]=])\n")
   endif()
 
 endfunction()

@@ -1,5 +1,6 @@
 // Grades the ch01 udp_truncation exercise (chapters/01-select/exercises/udp_truncation.hpp).
 #include "catch_compat.hpp"
+#include "enum_names.hpp"
 #include "faults.hpp"
 #include "support.hpp"
 #include "udp_truncation.hpp"
@@ -11,6 +12,8 @@ using namespace ioladder::test;
 using ioladder::ch01::Recv;
 using ioladder::ch01::recv_datagram;
 using ioladder::ch01::RecvResult;
+
+IOLADDER_ENUM_NAMES(ioladder::ch01::Recv, datagram, truncated, none, failed)
 
 namespace {
 
@@ -28,6 +31,11 @@ struct Pair {
     }
 };
 
+RecvResult receive(int fd, std::span<char> buf) {
+    STEP("recv_datagram into " + std::to_string(buf.size()) + " bytes");
+    return recv_datagram(fd, buf);
+}
+
 // True when `r.from` is the address `fd` is bound to.
 bool from_is(const RecvResult& r, int fd) {
     sockaddr_in want = local_address(fd);
@@ -43,7 +51,7 @@ TEST_CASE("a datagram that fits is received whole with its size and sender", "[e
     Pair p;
     p.send("hello");
     std::vector<char> buf(64, '\0');
-    RecvResult r = recv_datagram(p.receiver.get(), buf);
+    RecvResult r = receive(p.receiver.get(), buf);
     CHECK(r.status == Recv::datagram);
     CHECK(r.size == 5);
     CHECK(r.error == 0);
@@ -57,7 +65,7 @@ TEST_CASE("a datagram exactly the size of the buffer is not truncated", "[exerci
     std::string exact(64, 'x');
     p.send(exact);
     std::vector<char> buf(64, '\0');
-    RecvResult r = recv_datagram(p.receiver.get(), buf);
+    RecvResult r = receive(p.receiver.get(), buf);
     CHECK(r.status == Recv::datagram);
     CHECK(r.size == 64);
     CHECK(std::string(buf.begin(), buf.end()) == exact);
@@ -69,7 +77,7 @@ TEST_CASE("a datagram larger than the buffer is reported truncated with its real
     Pair p;
     p.send(std::string(100, 'y'));
     std::vector<char> buf(64, '\0');
-    RecvResult r = recv_datagram(p.receiver.get(), buf);
+    RecvResult r = receive(p.receiver.get(), buf);
     CHECK(r.status == Recv::truncated);
     CHECK(r.size == 100);
     CHECK(from_is(r, p.sender.get())); // the server can still tell that client
@@ -81,9 +89,9 @@ TEST_CASE("the datagram after a truncated one arrives intact", "[exercise][ch01]
     p.send(std::string(1000, 'z'));
     p.send("ok");
     std::vector<char> buf(64, '\0');
-    RecvResult first = recv_datagram(p.receiver.get(), buf);
+    RecvResult first = receive(p.receiver.get(), buf);
     CHECK(first.status == Recv::truncated);
-    RecvResult second = recv_datagram(p.receiver.get(), buf);
+    RecvResult second = receive(p.receiver.get(), buf);
     CHECK(second.status == Recv::datagram);
     CHECK(second.size == 2);
     CHECK(std::string(buf.data(), 2) == "ok");
@@ -94,7 +102,7 @@ TEST_CASE("an empty datagram is a datagram, not the end of the stream", "[exerci
     Pair p;
     p.send("");
     std::vector<char> buf(64, '\0');
-    RecvResult r = recv_datagram(p.receiver.get(), buf);
+    RecvResult r = receive(p.receiver.get(), buf);
     CHECK(r.status == Recv::datagram);
     CHECK(r.size == 0);
     CHECK(from_is(r, p.sender.get()));
@@ -104,7 +112,7 @@ TEST_CASE("no datagram waiting is reported as none", "[exercise][ch01]") {
     FaultScope faults;
     Pair p;
     std::vector<char> buf(64, '\0');
-    RecvResult r = recv_datagram(p.receiver.get(), buf);
+    RecvResult r = receive(p.receiver.get(), buf);
     CHECK(r.status == Recv::none);
     CHECK(r.error == 0);
 }
@@ -113,12 +121,30 @@ TEST_CASE("a receive interrupted by a signal is retried", "[exercise][ch01]") {
     FaultScope faults;
     Pair p;
     p.send("again");
-    inject_errors(Call::recvmsg, {EINTR});
+    // Whichever receive call the answer uses (recvmsg, recvfrom, recv, read),
+    // the first one on the receiver fails with EINTR.
+    target(p.receiver.get());
+    inject_errors(Call::recv, {EINTR});
     std::vector<char> buf(64, '\0');
-    RecvResult r = recv_datagram(p.receiver.get(), buf);
+    RecvResult r = receive(p.receiver.get(), buf);
     CHECK(r.status == Recv::datagram);
     CHECK(r.size == 5);
-    CHECK(calls(Call::recvmsg) == 2); // the interrupted call, then the real one
+    CHECK(calls(Call::recv) == 2); // the interrupted call, then the real one
+    CHECK(from_is(r, p.sender.get()));
+}
+
+TEST_CASE("a truncated datagram after an interrupted receive still reports its real length",
+          "[exercise][ch01]") {
+    FaultScope faults;
+    Pair p;
+    p.send(std::string(300, 'w'));
+    target(p.receiver.get());
+    inject_errors(Call::recv, {EINTR});
+    std::vector<char> buf(64, '\0');
+    RecvResult r = receive(p.receiver.get(), buf);
+    CHECK(r.status == Recv::truncated);
+    CHECK(r.size == 300);
+    CHECK(calls(Call::recv) == 2);
 }
 
 TEST_CASE("any other error is reported as failed with its errno", "[exercise][ch01]") {
@@ -127,7 +153,7 @@ TEST_CASE("any other error is reported as failed with its errno", "[exercise][ch
     REQUIRE(::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
     Fd rd(fds[0]), wr(fds[1]);
     std::vector<char> buf(64, '\0');
-    RecvResult r = recv_datagram(rd.get(), buf); // recvmsg on a pipe: ENOTSOCK
+    RecvResult r = receive(rd.get(), buf); // recvmsg on a pipe: ENOTSOCK
     CHECK(r.status == Recv::failed);
     CHECK(r.error == ENOTSOCK);
 }

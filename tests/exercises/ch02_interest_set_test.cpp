@@ -4,6 +4,7 @@
 // /proc/self/fdinfo/<epfd>, and with what epoll_wait() reports.
 #include "catch_compat.hpp"
 #include "ch02_epoll_support.hpp"
+#include "faults.hpp"
 #include "interest_set.hpp"
 
 using namespace ioladder::test;
@@ -142,4 +143,54 @@ TEST_CASE("after forget a new socket with the same number is added afresh", "[ex
     CHECK(set.set(c.get(), EPOLLIN) == 0);
     REQUIRE(::write(d.get(), "x", 1) == 1);
     CHECK(reported_for(ep.get(), c.get()) == EPOLLIN);
+}
+
+TEST_CASE("forget makes no system call, even when the number is registered again",
+          "[exercise][ch02]") {
+    // The loop closed a connection (the kernel dropped its registration) and
+    // accept() handed the number to a new client, which some other part of
+    // the program has registered already. Only then does the old connection's
+    // bookkeeping run. A forget() that deleted would unregister the new client.
+    FaultScope faults;
+    Fd ep = new_epoll();
+    auto [a, b] = small_socketpair();
+    InterestSet set(ep.get());
+    REQUIRE(set.set(a.get(), EPOLLIN) == 0);
+    const int number = a.get();
+    a.reset();
+    auto [c, d] = small_socketpair();
+    REQUIRE(c.get() == number);
+    const uint64_t marker = 0xc0ffeeull;
+    ctl(ep.get(), EPOLL_CTL_ADD, c.get(), EPOLLIN, marker);
+    target(ep.get());
+    STEP("forget of a number whose old socket was closed");
+    set.forget(number);
+    CHECK(calls(Call::epoll_ctl) == 0);
+    CHECK_FALSE(set.contains(number));
+    auto list = interest_list(ep.get());
+    REQUIRE(list.count(number) == 1);
+    CHECK(list[number].data == marker);
+}
+
+TEST_CASE("each change of events costs exactly one epoll_ctl", "[exercise][ch02]") {
+    FaultScope faults;
+    Fd ep = new_epoll();
+    auto [a, b] = small_socketpair();
+    InterestSet set(ep.get());
+    target(ep.get());
+    STEP("set: a new descriptor");
+    REQUIRE(set.set(a.get(), EPOLLIN) == 0);
+    CHECK(calls(Call::epoll_ctl) == 1); // ADD
+    STEP("set: new events for a known descriptor");
+    REQUIRE(set.set(a.get(), EPOLLIN | EPOLLOUT) == 0);
+    INFO("the set knows it is registered: a MOD, not an ADD that fails with EEXIST first");
+    CHECK(calls(Call::epoll_ctl) == 2);
+    CHECK(failures(Call::epoll_ctl, EEXIST) == 0);
+    REQUIRE(set.set(a.get(), EPOLLOUT) == 0);
+    CHECK(calls(Call::epoll_ctl) == 3);
+    REQUIRE(set.set(a.get(), EPOLLOUT) == 0); // unchanged: none
+    CHECK(calls(Call::epoll_ctl) == 3);
+    REQUIRE(set.remove(a.get()) == 0);
+    CHECK(calls(Call::epoll_ctl) == 4); // DEL
+    CHECK((interest_list(ep.get()).count(a.get()) == 0));
 }

@@ -16,6 +16,7 @@ namespace {
 
 std::vector<int> round_order(ReadyQueue& q, const std::function<bool(int)>& more) {
     std::vector<int> seen;
+    STEP("ReadyQueue::run_round");
     q.run_round([&](int fd) {
         seen.push_back(fd);
         return more(fd);
@@ -86,6 +87,29 @@ TEST_CASE("descriptors pushed during a round wait for the next one", "[exercise]
     CHECK(round_order(q, [](int) { return false; }) == std::vector<int>{9, 3});
 }
 
+TEST_CASE("a descriptor still waiting for its turn in this round stays queued and gets one turn",
+          "[exercise][ch03]") {
+    // While 3 has its turn, a new event for 4 arrives. 4 is queued, waiting
+    // for its turn later in this same round: pushing it again changes
+    // nothing, and it is served once, not again in the next round.
+    ReadyQueue q;
+    q.push(3);
+    q.push(4);
+    bool four_was_queued = false;
+    std::vector<int> seen = round_order(q, [&](int fd) {
+        if (fd == 3) {
+            four_was_queued = q.contains(4);
+            q.push(4);
+        }
+        return false;
+    });
+    CHECK(four_was_queued);
+    CHECK(seen == std::vector<int>{3, 4});
+    CHECK_FALSE(q.contains(4));
+    CHECK(q.empty());
+    CHECK(round_order(q, [](int) { return false; }).empty());
+}
+
 TEST_CASE("a removed descriptor gets no more turns and can be queued again", "[exercise][ch03]") {
     ReadyQueue q;
     for (int fd : {3, 4, 5})
@@ -153,6 +177,7 @@ TEST_CASE("in a fair edge-triggered loop a socket with a megabyte waiting cannot
         for (int i = 0; i < n; ++i)
             q.push(got[i].data.fd);
         if (q.empty() && n == 0) break; // nothing queued and nothing new: stuck
+        STEP("ReadyQueue::run_round in the fair loop");
         q.run_round(turn);
         ++rounds;
         if (quiet_read == 100 && quiet_done_round < 0) quiet_done_round = rounds;

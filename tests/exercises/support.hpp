@@ -1,5 +1,7 @@
 // support.hpp: small socket helpers for the exercise tests. Every wait has a
 // time limit, so an unfinished exercise fails an assertion instead of hanging.
+// A call into the learner's code that could loop or block forever is
+// announced with STEP("..."), so a test that does hang says where.
 #pragma once
 
 #include <arpa/inet.h>
@@ -18,6 +20,15 @@
 
 namespace ioladder::test {
 
+// Prints "step: <what>" to stderr at once, unbuffered, before the step is
+// taken. CTest shows a test's output when it times out, so the last line
+// printed names the step that never finished.
+inline void step(const std::string& what) {
+    std::string line = "step: " + what + "\n";
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+#define STEP(what) ::ioladder::test::step(what)
+
 // A descriptor that closes itself.
 class Fd {
   public:
@@ -33,6 +44,8 @@ class Fd {
         return *this;
     }
     int get() const { return fd_; }
+    // Gives the descriptor up without closing it (someone else closed it).
+    int release() { return std::exchange(fd_, -1); }
     void reset() {
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;

@@ -4,9 +4,12 @@
 // recvfrom() into a 64-byte buffer happily returns the first 64 bytes of a
 // 100-byte datagram and discards the rest. An echo server that sends those
 // 64 bytes back echoes garbage: a prefix the client never sent as a
-// datagram. recvmsg() says what happened: msg_flags has MSG_TRUNC when the
-// datagram was longer than the buffer, and passing MSG_TRUNC in the flags
-// argument makes Linux return the datagram's real length (recv(2)).
+// datagram. The kernel can say what happened, in two ways (recv(2)):
+// recvmsg() sets MSG_TRUNC in msg_flags when the datagram was longer than
+// the buffer, and on Linux MSG_TRUNC passed in the flags argument (of
+// recvmsg(), recvfrom() or recv()) makes the call return the datagram's real
+// length even when it did not fit (udp(7)). Either is enough to tell; a
+// return value equal to the buffer size is not.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // Exercise ch02 interest_set: read interest_set.hpp first.
-// Grade it: ctest --preset exercises -R interest_set
+// Grade it: ctest --preset exercises -R "ch02 interest_set"
 #include "interest_set.hpp"
 
 #include <cerrno>

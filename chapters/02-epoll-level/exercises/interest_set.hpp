@@ -15,7 +15,8 @@
 //   - When the last copy was closed, the kernel has already dropped the
 //     registration, and the number may be reused by the next socket: forget()
 //     it without a system call, or the next set() for that number would MOD
-//     a registration that is not there.
+//     a registration that is not there. A DEL there would be worse: by then
+//     the number may belong to a new socket, registered by someone else.
 #pragma once
 
 #include <cstddef>

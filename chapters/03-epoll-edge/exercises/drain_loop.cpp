@@ -1,21 +1,21 @@
-// Exercise ch03 drain_loop: read until EAGAIN under a bounded buffer.
-// Read drain_loop.hpp first. Grade it: ctest --preset exercises -R drain_loop
+// Exercise ch03 drain_loop: read what an edge reported, and not a call more.
+// Read drain_loop.hpp first. Grade it: ctest --preset exercises -R "ch03 drain_loop"
 #include "drain_loop.hpp"
 
 #include <cerrno>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 namespace ioladder::ch03 {
 
-DrainResult drain_reads([[maybe_unused]] int fd, [[maybe_unused]] std::string& buf,
-                        [[maybe_unused]] std::size_t limit) {
-    // TODO: loop:
-    //   room = limit - buf.size(); no room left: stop with Drain::full (do not
-    //   call recv() with a length of 0: its 0 would look like end of file);
-    //   recv() at most `room` bytes (a few KiB at a time is fine) and append them;
-    //   0 from recv(): Drain::peer_closed;  EINTR: retry;
-    //   EAGAIN/EWOULDBLOCK: Drain::drained;  any other errno: Drain::failed with it.
-    // Count the bytes you appended in `bytes`, whatever the status.
+DrainResult drain_reads([[maybe_unused]] int fd, [[maybe_unused]] uint32_t events,
+                        [[maybe_unused]] OutBuffer& out) {
+    // TODO: loop: recv() into out.space() and commit() what arrived, until
+    // the socket is proven empty (decide from the size of each read and from
+    // `events` whether a short read is that proof), the peer's FIN is read,
+    // `out` is full, or an error ends it.
+    // Limits: never recv() into 0 bytes; count every byte you commit in
+    // `bytes`, also when an error ends the loop.
     return {Drain::failed, 0, ENOSYS};
 }
 

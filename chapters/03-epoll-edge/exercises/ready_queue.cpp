@@ -1,5 +1,5 @@
 // Exercise ch03 ready_queue: round-robin turns for connections with work left.
-// Read ready_queue.hpp first. Grade it: ctest --preset exercises -R ready_queue
+// Read ready_queue.hpp first. Grade it: ctest --preset exercises -R "ch03 ready_queue"
 #include "ready_queue.hpp"
 
 namespace ioladder::ch03 {
