@@ -52,12 +52,12 @@ int main(int argc, char** argv) {
         // While accepting backs off, poll() must not watch the listener (it
         // would report it at once, again and again). A negative fd is skipped
         // by poll() (poll(2)); ~fd keeps the number recoverable.
-        pfds[1].fd = acceptor.backing_off() ? ~listener : listener;
+        const int backoff_ms = acceptor.backoff_ms(); // read once: it runs out by itself
+        pfds[1].fd = backoff_ms > 0 ? ~listener : listener;
         // [/snippet]
 
         // [snippet: wait-and-dispatch]
-        int timeout = acceptor.backing_off() ? acceptor.backoff_ms() : -1;
-        int ready = poll(pfds.data(), pfds.size(), timeout);
+        int ready = poll(pfds.data(), pfds.size(), backoff_ms > 0 ? backoff_ms : -1);
         if (ready < 0) {
             if (errno == EINTR) continue;
             die("poll");

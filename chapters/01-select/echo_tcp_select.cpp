@@ -49,7 +49,10 @@ int main(int argc, char** argv) {
         FD_ZERO(&readable);
         FD_ZERO(&writable);
         FD_SET(server.shutdown_fd(), &readable);
-        if (!acceptor.backing_off()) FD_SET(listener, &readable); // see accept-guard
+        // Backing off after a failed accept (see accept-guard): leave the
+        // listener out, and wait at most until accepting may try again.
+        const int backoff_ms = acceptor.backoff_ms(); // read once: it runs out by itself
+        if (backoff_ms == 0) FD_SET(listener, &readable);
         int maxfd = std::max(server.shutdown_fd(), listener);
         for (const Connection& c : conns) {
             if (c.wants_read()) FD_SET(c.fd, &readable);
@@ -59,10 +62,9 @@ int main(int argc, char** argv) {
         // [/snippet]
 
         // [snippet: wait-and-dispatch]
-        // While accepting backs off, wait at most until it may try again.
-        timeval backoff{0, acceptor.backoff_ms() * 1000};
-        timeval* timeout = acceptor.backing_off() ? &backoff : nullptr;
-        int ready = select(maxfd + 1, &readable, &writable, nullptr, timeout);
+        timeval backoff{0, backoff_ms * 1000};
+        int ready =
+            select(maxfd + 1, &readable, &writable, nullptr, backoff_ms ? &backoff : nullptr);
         if (ready < 0) {
             if (errno == EINTR) continue;
             die("select");
@@ -89,7 +91,8 @@ int main(int argc, char** argv) {
         // of one just closed above: a new connection is never tested
         // against this round's bits.
         // [snippet: accept-guard]
-        if (FD_ISSET(listener, &readable) || (ready == 0 && !acceptor.backing_off())) {
+        // After a back-off the listener is tried again even if select() timed out.
+        if (FD_ISSET(listener, &readable) || (backoff_ms > 0 && ready == 0)) {
             std::string name;
             for (int n = 0; n < 64; ++n) { // bounded: the others get their turn
                 int fd = acceptor.accept_one(&name);

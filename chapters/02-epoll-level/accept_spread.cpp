@@ -198,7 +198,9 @@ bool run(Setup setup, const char* name, int threads, long connections) {
         }
         empty += w->empty;
         accepted += static_cast<long>(w->peers.size());
-        per_thread += " " + std::to_string(w->peers.size());
+        per_thread += ' ';
+        per_thread +=
+            std::to_string(w->peers.size()); // not " " + ...: g++ 12 -O3 warns (-Wrestrict)
         for (uint16_t p : w->peers)
             ++times_accepted[p];
         if (w->listener != shared) close(w->listener);
