@@ -127,12 +127,15 @@ int main(int argc, char** argv) {
             row.cost = "n/a (echo failed)";
     }
 
-    std::printf("\n%-8s %-20s %-6s %-12s %-14s %s\n", "chapter", "program", "proto", "echoed",
+    int width = 20; // the program column fits the longest name
+    for (const Row& r : rows)
+        width = std::max(width, static_cast<int>(r.server.name.size()));
+    std::printf("\n%-8s %-*s %-6s %-12s %-14s %s\n", "chapter", width, "program", "proto", "echoed",
                 "syscalls/echo", "made of (per echoed message)");
-    std::printf("%s\n", std::string(100, '-').c_str());
+    std::printf("%s\n", std::string(80 + static_cast<size_t>(width), '-').c_str());
     bool all_ok = true;
     for (const Row& r : rows) {
-        std::printf("%-8s %-20s %-6s %-12s %-14s %s\n", r.server.chapter.c_str(),
+        std::printf("%-8s %-*s %-6s %-12s %-14s %s\n", r.server.chapter.c_str(), width,
                     r.server.name.c_str(), r.server.proto.c_str(), r.echoed.c_str(), r.cost.c_str(),
                     r.detail.c_str());
         all_ok = all_ok && r.ok;
