@@ -21,6 +21,7 @@
 // Left out on purpose: any socket. That is the point.
 #include "log.hpp"
 #include "options.hpp"
+#include "stop_signal.hpp"
 #include "waker.hpp"
 
 #include <csignal>
@@ -29,31 +30,8 @@
 #include <unistd.h>
 
 using namespace ioladder;
+using ioladder::ch03::StopOnSignal;
 using ioladder::ch03::Waker;
-
-namespace {
-
-volatile sig_atomic_t g_stop = 0;
-Waker* g_waker = nullptr; // set before the handler is installed
-
-// [snippet: signal-wakes]
-// A signal handler may only call async-signal-safe functions (signal-safety(7)).
-// Setting a sig_atomic_t and wake() (one write(2), errno preserved) qualify.
-void on_signal(int) {
-    g_stop = 1;      // the reason first...
-    g_waker->wake(); // ...then the wake, so the loop sees the reason when it wakes
-}
-// [/snippet]
-
-void install_handlers(void (*handler)(int)) {
-    struct sigaction sa {};
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, nullptr) < 0 || sigaction(SIGTERM, &sa, nullptr) < 0)
-        die("sigaction");
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
     const std::string summary =
@@ -63,8 +41,7 @@ int main(int argc, char** argv) {
 
     // [snippet: empty-setup]
     Waker waker;
-    g_waker = &waker;
-    install_handlers(on_signal);
+    StopOnSignal stop_signal(waker); // SIGINT/SIGTERM: a reason, then a wake
 
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1");
@@ -91,12 +68,11 @@ int main(int argc, char** argv) {
             ++wakeups;
             // No read: epoll_wait used up the edge. Look at the reason now; a
             // wake that lands after this line is a new edge, seen next turn.
-            stop = g_stop != 0;
+            stop = stop_signal.requested();
         }
     }
     // [/snippet]
 
-    install_handlers(SIG_DFL); // no handler may touch the waker once it is gone
     close(epfd);
     std::printf("%s: stopped by a signal after %d wakeup(s)\n", g_program, wakeups);
     return 0;

@@ -29,6 +29,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "socket_setup.hpp"
+#include "stop_signal.hpp"
 #include "waker.hpp"
 
 #include <atomic>
@@ -42,6 +43,7 @@
 #include <unistd.h>
 
 using namespace ioladder;
+using ioladder::ch03::StopOnSignal;
 using ioladder::ch03::Waker;
 
 namespace {
@@ -50,23 +52,6 @@ constexpr std::size_t kMaxDatagram = 2048;
 constexpr int kReadBudget = 16; // datagrams per wakeup, so the waker is not starved
 constexpr const char* kSummary =
     "UDP echo plus a timer thread that wakes the epoll loop through a waker.";
-
-volatile sig_atomic_t g_stop = 0;
-Waker* g_waker = nullptr;
-
-void on_signal(int) {
-    g_stop = 1;
-    g_waker->wake(); // async-signal-safe: one write(2), errno preserved
-}
-
-void install_handlers(void (*handler)(int)) {
-    struct sigaction sa {};
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, nullptr) < 0 || sigaction(SIGTERM, &sa, nullptr) < 0)
-        die("sigaction");
-    std::signal(SIGPIPE, SIG_IGN);
-}
 
 // Echoes up to kReadBudget datagrams; returns how many were echoed.
 int echo_datagrams(int sock) {
@@ -112,8 +97,7 @@ int main(int argc, char** argv) {
                         "exit 0 after K timer wakeups (default 0: until SIGINT/SIGTERM)")});
 
     Waker waker;
-    g_waker = &waker;
-    install_handlers(on_signal);
+    StopOnSignal stop_signal(waker); // SIGINT/SIGTERM: a reason, then a wake
     int sock = open_bound_socket(opt, SOCK_DGRAM);
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1");
@@ -155,7 +139,7 @@ int main(int argc, char** argv) {
         }
         for (int i = 0; i < n; ++i) {
             if (events[i].data.fd == waker.fd()) {
-                stop = g_stop != 0; // the reasons, after the wait; no read
+                stop = stop_signal.requested(); // the reasons, after the wait; no read
                 if (stop) break;
                 ++timer_wakeups;
                 IOLADDER_LOG("timer wakeup %ld (ticks sent so far %ld)", timer_wakeups,
@@ -171,7 +155,6 @@ int main(int argc, char** argv) {
 
     timer.request_stop();
     timer.join();
-    install_handlers(SIG_DFL); // no handler may touch the waker once it is gone
     close(epfd);
     close(sock);
     std::printf("%s: waker=%s ticks_sent=%ld timer_wakeups=%ld datagrams=%ld\n", g_program,
