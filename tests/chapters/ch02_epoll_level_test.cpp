@@ -215,7 +215,7 @@ Outcome check_fingerprint(const std::string& name, double max_calls, double ctl_
         return skip;
     INFO("trace kept at " << run.cost.trace_path);
     CHECK(run.trace.has_call("epoll_create1"));
-    CHECK(run.cost.syscalls_per_message <= max_calls);
+    CHECK(run.echo_calls_per_message() <= max_calls);
     CHECK(run.per("epoll_ctl") >= ctl_min);
     CHECK(run.per("epoll_ctl") <= ctl_max);
     std::remove(run.cost.trace_path.c_str());

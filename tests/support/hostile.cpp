@@ -791,6 +791,13 @@ double TracedEcho::per(const std::string& name) const {
     return it == cost.per_call.end() ? 0.0 : it->second;
 }
 
+double TracedEcho::echo_calls_per_message() const {
+    double n = cost.syscalls_per_message;
+    for (const char* memory : {"mmap", "munmap", "madvise", "mprotect", "brk"})
+        n -= per(memory);
+    return n;
+}
+
 Outcome check_fingerprint(const std::string& server, std::initializer_list<const char*> waits_in,
                           std::initializer_list<const char*> never, double max_per_message,
                           TracedEcho& out) {

@@ -65,6 +65,10 @@ struct TracedEcho {
     Trace trace;
     // Calls of `name` per echoed message in the measured window, 0 if none.
     double per(const std::string& name) const;
+    // Calls per echoed message without the memory calls (mmap, brk, ...) an
+    // allocator makes now and then: what the event loop itself costs. The
+    // sanitizers' allocators add an mmap every hundred messages or so.
+    double echo_calls_per_message() const;
 };
 Outcome check_fingerprint(const std::string& server, std::initializer_list<const char*> waits_in,
                           std::initializer_list<const char*> never, double max_per_message,
