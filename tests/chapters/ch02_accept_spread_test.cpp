@@ -12,7 +12,6 @@
 #include "harness.hpp"
 #include "hostile.hpp"
 
-#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -25,11 +24,7 @@ namespace {
 
 // accept_spread is built next to the chapter's servers (same folder).
 std::string spread_path() {
-    namespace fs = std::filesystem;
-    fs::path p = fs::path(find_server("echo_tcp_epoll_lt").path).parent_path() / "accept_spread";
-    INFO("looked for " << p.string() << " (build the accept_spread target)");
-    REQUIRE(fs::exists(p));
-    return p.string();
+    return program_path("02-epoll-level", "accept_spread");
 }
 
 struct Row {
@@ -88,18 +83,4 @@ TEST_CASE("accept_spread accepts every connection once, wakes no more threads wi
     figure("accept_spread", "wakeups_per_conn shared=" + std::to_string(rows["shared"].per_conn) +
                                 " exclusive=" + std::to_string(rows["exclusive"].per_conn) +
                                 " reuseport=" + std::to_string(rows["reuseport"].per_conn));
-}
-
-TEST_CASE("accept_spread prints its usage for --help and rejects bad counts with exit 2",
-          "[ch02][accept_spread]") {
-    const std::string path = spread_path();
-    RunResult help = run_program({path, "--help"});
-    CHECK(help.exit_code == 0);
-    CHECK(help.out.find("usage:") != std::string::npos);
-    for (const char* bad : {"0", "many", "-1"}) {
-        RunResult r = run_program({path, "--threads", bad});
-        INFO("--threads " << bad << " stderr: " << r.err);
-        CHECK(r.exit_code == 2);
-        CHECK(r.out.empty());
-    }
 }

@@ -11,8 +11,8 @@
 // no descriptor left open; mio_mixed counts timer wakeups and still echoes
 // UDP; oneshot_workers reports a worker's failed call from main; the racy
 // poller's failure is shown deterministically and the locked Poller's
-// window is closed. And every demo of chapters 02 and 03 parses its command
-// line the same way.
+// window is closed. Every demo's command line is checked in
+// tests/common/common_test.cpp.
 //
 // The programs are not echo servers, so they are not in the server list; they
 // are built next to it, in <build>/chapters/NN-name/.
@@ -26,7 +26,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <filesystem>
 #include <map>
 #include <poll.h>
 #include <spawn.h>
@@ -39,7 +38,6 @@ using namespace ioladder::test;
 using ioladder::test::hostile::figure;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-namespace fs = std::filesystem;
 
 extern char** environ;
 
@@ -47,13 +45,9 @@ namespace {
 
 const std::vector<std::string> kWakers = {"selfpipe", "eventfd"};
 
-// <build>/chapters/<dir>/<name>; the build folder is where CMake wrote the
-// server list. A missing program fails (it is part of the build).
-std::string program(const std::string& name, const std::string& dir = "03-epoll-edge") {
-    fs::path p = fs::path(IOLADDER_SERVER_LIST).parent_path() / "chapters" / dir / name;
-    INFO("looked for " << p.string() << " (build the " << name << " target)");
-    REQUIRE(fs::exists(p));
-    return p.string();
+// <build>/chapters/03-epoll-edge/<name> (harness.hpp's program_path).
+std::string program(const std::string& name) {
+    return program_path("03-epoll-edge", name);
 }
 
 // The "key=value" words of the first stdout line that starts with `prefix`.
@@ -245,50 +239,6 @@ pid_t pid_in(const std::string& line) {
 }
 
 } // namespace
-
-// ---- the command line ------------------------------------------------------
-
-TEST_CASE("every demo of chapters 02 and 03 answers --help with its usage on stdout and exit 0, "
-          "and a bad argument with its usage on stderr and exit 2",
-          "[ch03][cli]") {
-    // name, folder, bad arguments (each list one invocation)
-    struct Demo {
-        std::string name, dir;
-        std::vector<std::vector<std::string>> bad;
-    };
-    std::vector<Demo> demos = {
-        {"level_nagging", "02-epoll-level", {{"--bogus"}, {"--waits", "0"}, {"--waits"}}},
-        {"oneshot_workers", "03-epoll-edge", {{"--bogus"}, {"--mode", "nope"}, {"--threads", "0"}}},
-        {"registration_race", "03-epoll-edge", {{"--bogus"}, {"--poller", "nope"}}},
-    };
-    for (auto& w : kWakers) {
-        demos.push_back({"mio_empty_" + w, "03-epoll-edge", {{"--bogus"}, {"extra"}}});
-        demos.push_back({"mio_mixed_" + w, "03-epoll-edge", {{"--bogus"}, {"--interval-ms", "0"}}});
-        demos.push_back(
-            {"mio_pipe_" + w, "03-epoll-edge", {{"--bogus"}, {"--phase", "nope"}, {"--wakes=0"}}});
-    }
-    for (auto& d : demos) {
-        INFO(d.name);
-        const std::string path = program(d.name, d.dir);
-        for (const char* help : {"--help", "-h"}) {
-            RunResult r = run_program({path, help});
-            INFO(help << " stderr: " << r.err);
-            CHECK(r.exit_code == 0);
-            CHECK(r.out.rfind("usage: " + d.name, 0) == 0);
-            CHECK(r.err.empty());
-        }
-        for (auto& args : d.bad) {
-            std::vector<std::string> argv{path};
-            argv.insert(argv.end(), args.begin(), args.end());
-            RunResult r = run_program(argv);
-            INFO(args.front() << " stderr: " << r.err);
-            CHECK(r.exit_code == 2);
-            CHECK(r.out.empty());
-            CHECK(r.err.rfind(d.name + ": ", 0) == 0);                  // what was wrong, named...
-            CHECK(r.err.find("usage: " + d.name) != std::string::npos); // ...then the usage
-        }
-    }
-}
 
 // ---- mio_pipe: late wakes, one by one, coalescing, a full waker, races -------
 

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace ioladder::test;
 using std::chrono::milliseconds;
@@ -185,4 +186,57 @@ TEST_CASE("every TCP server out of descriptors sheds connections, logs once a se
         ++checked;
     }
     CHECK(checked >= 5);
+}
+
+// ---- every demo's command line (options.hpp) --------------------------------
+
+TEST_CASE("every demo of chapters 01 to 03 answers --help with its usage on stdout and exit 0, "
+          "and a bad argument with its usage on stderr and exit 2",
+          "[common][cli]") {
+    // name, folder, bad arguments (each list one invocation)
+    struct Demo {
+        std::string name, dir;
+        std::vector<std::vector<std::string>> bad;
+    };
+    std::vector<Demo> demos = {
+        {"select_cost", "01-select", {{"--bogus"}, {"--fds", "0"}, {"--calls", "many"}}},
+        {"level_nagging",
+         "02-epoll-level",
+         {{"--bogus"}, {"--waits", "0"}, {"--waits", "ten"}, {"--waits", "-3"}, {"--waits"}}},
+        {"accept_spread",
+         "02-epoll-level",
+         {{"--bogus"}, {"--threads", "0"}, {"--threads", "many"}, {"--threads", "-1"}}},
+        {"oneshot_workers", "03-epoll-edge", {{"--bogus"}, {"--mode", "nope"}, {"--threads", "0"}}},
+        {"registration_race", "03-epoll-edge", {{"--bogus"}, {"--poller", "nope"}}},
+    };
+    for (const char* w : {"selfpipe", "eventfd"}) {
+        demos.push_back({std::string("mio_empty_") + w, "03-epoll-edge", {{"--bogus"}, {"extra"}}});
+        demos.push_back({std::string("mio_mixed_") + w,
+                         "03-epoll-edge",
+                         {{"--bogus"}, {"--interval-ms", "0"}}});
+        demos.push_back({std::string("mio_pipe_") + w,
+                         "03-epoll-edge",
+                         {{"--bogus"}, {"--phase", "nope"}, {"--wakes=0"}}});
+    }
+    for (auto& d : demos) {
+        INFO(d.name);
+        const std::string path = program_path(d.dir, d.name);
+        for (const char* help : {"--help", "-h"}) {
+            RunResult r = run_program({path, help});
+            INFO(help << " stderr: " << r.err);
+            CHECK(r.exit_code == 0);
+            CHECK(r.out.rfind("usage: " + d.name, 0) == 0);
+            CHECK(r.err.empty());
+        }
+        for (auto& args : d.bad) {
+            std::vector<std::string> argv{path};
+            argv.insert(argv.end(), args.begin(), args.end());
+            RunResult r = run_program(argv);
+            INFO(args.front() << " stderr: " << r.err);
+            CHECK(r.exit_code == 2);
+            CHECK(r.out.empty());
+            CHECK(r.err.rfind(d.name + ": ", 0) == 0);                  // what was wrong, named...
+            CHECK(r.err.find("usage: " + d.name) != std::string::npos); // ...then the usage
+        }
+    }
 }

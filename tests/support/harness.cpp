@@ -8,6 +8,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -256,6 +257,15 @@ ServerInfo find_server(const std::string& name) {
     for (auto& s : load_server_list(file))
         if (s.name == name) return s;
     throw std::runtime_error("no server named '" + name + "' in " + file);
+}
+
+std::string program_path(const std::string& dir, const std::string& name) {
+    // The build folder is where CMake wrote the server list.
+    namespace fs = std::filesystem;
+    fs::path p = fs::path(IOLADDER_SERVER_LIST).parent_path() / "chapters" / dir / name;
+    if (!fs::exists(p))
+        throw std::runtime_error("no program " + p.string() + " (build the " + name + " target)");
+    return p.string();
 }
 
 std::vector<ServerInfo> servers_of_chapter(const std::string& chapter) {

@@ -41,6 +41,11 @@ std::string server_list_path();
 // The registered server called `name` from that list. Throws if there is none.
 ServerInfo find_server(const std::string& name);
 
+// A program that is not an echo server, built in the chapter folder `dir`
+// ("02-epoll-level") of this build: <build>/chapters/<dir>/<name>. Throws,
+// naming the target to build, when it is not there.
+std::string program_path(const std::string& dir, const std::string& name);
+
 // All registered servers of one chapter label ("ch01"), in list order.
 std::vector<ServerInfo> servers_of_chapter(const std::string& chapter);
 
