@@ -6,7 +6,8 @@
 //   cmake --workflow --preset bench          (Release build, then this)
 //   ioladder_bench --servers servers.txt --load echo_load --book book/measuring.md
 //                  --csv book/bench/results.csv --svg book/bench/throughput.svg
-//                  [--rounds 3] [--duration 1.5] [--only NAME] [--counted 20000]
+//                  [--rounds 3] [--duration 1.5] [--only NAME,NAME...]
+//                  [--only-load "tcp 64x16x64B"] [--counted 20000]
 //
 // Server CPU per echoed message: the server's user + system time for the
 // whole timed run (wait4 when it is stopped) divided by every message echoed
@@ -60,7 +61,9 @@ const std::vector<Load> kLoads = {
 };
 
 struct Options {
-    std::string servers, load_bin, book, csv, svg, only;
+    std::string servers, load_bin, book, csv, svg;
+    std::vector<std::string> only; // server names; empty means all
+    std::string only_load;         // a load name such as "tcp 64x16x64B"; empty means all
     int rounds = 3;
     double duration = 1.5;
     long counted = 20000;
@@ -84,7 +87,8 @@ struct Cell { // one server under one load
     std::fprintf(stderr, "ioladder_bench: %s\n", why.c_str());
     std::fprintf(stderr,
                  "usage: ioladder_bench --servers FILE --load ECHO_LOAD --book MD --csv CSV "
-                 "--svg SVG [--rounds N] [--duration S] [--only NAME] [--counted N]\n");
+                 "--svg SVG [--rounds N] [--duration S] [--only NAME,...] [--only-load LOAD] "
+                 "[--counted N]\n");
     std::exit(2);
 }
 
@@ -104,8 +108,12 @@ Options parse(int argc, char** argv) {
             o.csv = v;
         else if (a == "--svg")
             o.svg = v;
-        else if (a == "--only")
-            o.only = v;
+        else if (a == "--only") {
+            std::istringstream names(v);
+            for (std::string n; std::getline(names, n, ',');)
+                if (!n.empty()) o.only.push_back(n);
+        } else if (a == "--only-load")
+            o.only_load = v;
         else if (a == "--rounds")
             o.rounds = std::stoi(v);
         else if (a == "--duration")
@@ -359,8 +367,10 @@ int main(int argc, char** argv) {
     std::vector<Cell> cells;
     try {
         for (const ServerInfo& s : load_server_list(o.servers)) {
-            if (!o.only.empty() && s.name != o.only) continue;
+            if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), s.name) == o.only.end())
+                continue;
             for (const Load& l : kLoads) {
+                if (!o.only_load.empty() && l.name() != o.only_load) continue;
                 if (l.proto == s.proto) cells.push_back(Cell{s, l, {}, "n/a"});
             }
         }
