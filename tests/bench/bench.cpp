@@ -349,14 +349,25 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 // Replaces what lies between the bench markers in the book chapter.
-void write_book_region(const std::string& path, const std::string& table) {
-    const std::string begin = "<!-- bench:begin -->", end = "<!-- bench:end -->";
+// The table goes between the markers of an existing file (the book), or into
+// a new file that holds only the table (a scratch run). Checked before the
+// rounds start, so a wrong path fails at once, not minutes later.
+const std::string kBegin = "<!-- bench:begin -->", kEnd = "<!-- bench:end -->";
+
+std::string book_text(const std::string& path) {
     std::ifstream in(path);
+    if (!in) return kBegin + "\n" + kEnd + "\n";
     std::string text((std::istreambuf_iterator<char>(in)), {});
-    auto b = text.find(begin), e = text.find(end);
-    if (!in || b == std::string::npos || e == std::string::npos || e < b)
-        throw std::runtime_error(path + ": no '" + begin + "' ... '" + end + "' region to fill");
-    text = text.substr(0, b + begin.size()) + "\n" + table + text.substr(e);
+    auto b = text.find(kBegin), e = text.find(kEnd);
+    if (b == std::string::npos || e == std::string::npos || e < b)
+        throw std::runtime_error(path + ": no '" + kBegin + "' ... '" + kEnd + "' region to fill");
+    return text;
+}
+
+void write_book_region(const std::string& path, const std::string& table) {
+    std::string text = book_text(path);
+    auto b = text.find(kBegin), e = text.find(kEnd);
+    text = text.substr(0, b + kBegin.size()) + "\n" + table + text.substr(e);
     write_file(path, text);
 }
 
@@ -374,7 +385,8 @@ int main(int argc, char** argv) {
                 if (l.proto == s.proto) cells.push_back(Cell{s, l, {}, "n/a"});
             }
         }
-        if (cells.empty()) usage("no registered server matches");
+        if (cells.empty()) usage("no registered server matches --only and --only-load");
+        book_text(o.book);
         // Interleaved rounds: A B C ... A B C ..., so a slow minute on a noisy
         // machine hurts every server a little instead of one server a lot.
         for (int round = 1; round <= o.rounds; ++round) {

@@ -95,3 +95,56 @@ TEST_CASE("the bench writes a table region, a CSV and an SVG for one server", "[
     for (const auto& f : {md, csv, svg})
         std::remove(f.c_str());
 }
+
+TEST_CASE("the bench runs only the named servers under the named load, into a new file",
+          "[bench]") {
+    std::string md = temp_path("bench-pair") + ".md", csv = temp_path("bench-pair") + ".csv",
+                svg = temp_path("bench-pair") + ".svg";
+    std::remove(md.c_str()); // a scratch run writes a file holding only the table
+    auto run = run_program({IOLADDER_BENCH,
+                            "--servers",
+                            server_list_path(),
+                            "--load",
+                            IOLADDER_ECHO_LOAD,
+                            "--book",
+                            md,
+                            "--csv",
+                            csv,
+                            "--svg",
+                            svg,
+                            "--only",
+                            "echo_tcp_select,echo_tcp_poll",
+                            "--only-load",
+                            "tcp 1x1x64B",
+                            "--rounds",
+                            "2",
+                            "--duration",
+                            "0.2",
+                            "--counted",
+                            "200"},
+                           60s);
+    INFO("stdout:\n" << run.out << "\nstderr:\n" << run.err);
+    REQUIRE(run.exit_code == 0);
+    auto lines = split(slurp(csv), '\n');
+    REQUIRE(lines.size() == 1 + 2 * 2); // two servers, one load, two rounds
+    for (size_t i = 1; i < lines.size(); ++i) {
+        auto cols = split(lines[i], ',');
+        INFO(lines[i]);
+        CHECK((cols[0] == "echo_tcp_select" || cols[0] == "echo_tcp_poll"));
+        CHECK(cols[2] == "tcp 1x1x64B");
+    }
+    std::string text = slurp(md);
+    CHECK(text.rfind("<!-- bench:begin -->\n", 0) == 0);
+    CHECK(text.find("| echo_tcp_poll | tcp 1x1x64B | ") != std::string::npos);
+
+    // A load that does not exist is refused at once, before any round runs.
+    auto none =
+        run_program({IOLADDER_BENCH, "--servers", server_list_path(), "--load", IOLADDER_ECHO_LOAD,
+                     "--book", md, "--csv", csv, "--svg", svg, "--only-load", "tcp 9x9x9B"},
+                    10s);
+    CHECK(none.exit_code == 2);
+    CHECK_THAT(none.err, contains_text("no registered server matches"));
+
+    for (const auto& f : {md, csv, svg})
+        std::remove(f.c_str());
+}
