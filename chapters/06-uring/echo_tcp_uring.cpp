@@ -1,0 +1,370 @@
+// echo_tcp_uring.cpp: a TCP echo server on io_uring, a proactor.
+//
+// What it shows
+//   - No readiness at all. We do not ask "is this socket readable?"; we
+//     submit "accept", "recv into this buffer", "send these bytes" and
+//     collect the results as completions (CQEs). Under strace the server
+//     makes io_uring_enter calls and no accept4, recv or send.
+//   - Batching: every SQE written while handling a batch of CQEs goes to the
+//     kernel in the next single io_uring_enter, which also waits for the
+//     next batch. At 64 busy connections that is a few hundredths of a
+//     system call per echoed message.
+//   - Multishot: one accept SQE yields a CQE per new connection, and one
+//     recv SQE a CQE per chunk of data, while IORING_CQE_F_MORE is set.
+//     When it is clear the operation is over, and we submit it again.
+//   - Who owns a buffer. Each connection has 16 receive buffers of 4 KiB.
+//     With a provided-buffer ring the kernel picks one per recv; the buffer
+//     then stays with the connection until the send that echoes it has
+//     completed, and only then goes back. When all 16 are waiting to be
+//     sent, the recv ends with -ENOBUFS: that is the 64 KiB bound of every
+//     server in this book, enforced by the kernel. We submit the recv again
+//     once buffers come back.
+//   - A connection is freed only when the kernel holds none of its
+//     operations: its buffers may be written until the last CQE arrives.
+//
+//   --single-shot  no multishot, no buffer ring: one accept and one recv at a
+//                  time, into a buffer we pick (the path for kernels before
+//                  5.19, and what the server falls back to by itself there).
+//   --sqpoll       a kernel thread polls the SQ, so submitting needs no
+//                  system call while it is awake (see the book for its cost).
+//
+// Run it
+//   ./build/default/chapters/06-uring/echo_tcp_uring --port 2000 -v
+//   nc 127.0.0.1 2000
+//   strace -f -o tcp.trace ./build/default/chapters/06-uring/echo_tcp_uring --port 2000
+#include "buffers.hpp"
+#include "echo_common.hpp"
+#include "uring_server.hpp"
+
+#include <cstring>
+#include <linux/time_types.h>
+#include <memory>
+#include <sys/socket.h>
+#include <unordered_map>
+#include <vector>
+
+using namespace ioladder;
+using namespace ioladder::uring;
+
+namespace {
+
+constexpr unsigned kBuffers = 16, kBufferSize = 4096; // 64 KiB per connection
+
+// [snippet: connection]
+struct Connection {
+    explicit Connection(int fd) : fd(fd), buffers(kBuffers, kBufferSize) {}
+    int fd;
+    Buffers buffers;
+    // Received and not yet echoed, oldest first: buffer id, offset, length.
+    struct Chunk {
+        uint16_t id;
+        unsigned offset, length;
+    };
+    std::vector<Chunk> queue;
+    int recv_id = -1;        // single shot: the buffer the recv in flight fills
+    bool recv_armed = false; // a recv is in flight (multishot or not)
+    bool sending = false;    // a send is in flight: at most one, to keep the order
+    bool eof = false;        // the client sent FIN
+    bool failed = false;     // reset, or another error: close as soon as we can
+    bool cancelling = false; // cancels for its operations are submitted
+    int in_flight = 0;       // operations the kernel holds
+    msghdr msg{};            // owned by the send in flight, like its buffers
+    iovec iov[kBuffers]{};
+};
+// [/snippet]
+
+class Server {
+  public:
+    Server(EchoServer& server, bool single_shot, bool sqpoll)
+        : server_(server), loop_(server, sqpoll), multishot_(!single_shot) {
+        IOLADDER_LOG("%s", multishot_ ? "trying multishot accept and recv with buffer rings"
+                                      : "single-shot accept and recv (--single-shot)");
+        arm_accept();
+    }
+
+    void run() {
+        while (!loop_.stopping()) {
+            loop_.submit_and_wait();
+            loop_.ring().for_each_cqe([this](const io_uring_cqe& cqe) { dispatch(cqe); });
+        }
+        shut_down();
+    }
+
+  private:
+    void dispatch(const io_uring_cqe& cqe) {
+        switch (kind_of(cqe.user_data)) {
+        case kAccept:
+            return on_accept(cqe);
+        case kRecv:
+            return on_recv(*owner_of<Connection>(cqe.user_data), cqe);
+        case kSend:
+            return on_send(*owner_of<Connection>(cqe.user_data), cqe);
+        case kTimer:
+            return arm_accept();
+        case kStop:
+            return loop_.on_stop();
+        case kCancel:
+            return; // the cancelled recv reports on its own
+        }
+    }
+
+    // ---- accepting -------------------------------------------------------
+
+    // [snippet: accept]
+    void arm_accept() {
+        io_uring_sqe* s = loop_.sqe();
+        s->opcode = IORING_OP_ACCEPT;
+        s->fd = server_.fd();
+        s->accept_flags = SOCK_CLOEXEC;
+        if (multishot_) s->ioprio = IORING_ACCEPT_MULTISHOT; // 5.19
+        s->user_data = tag(this, kAccept);
+    }
+
+    void on_accept(const io_uring_cqe& cqe) {
+        bool more = cqe.flags & IORING_CQE_F_MORE;
+        if (cqe.res >= 0) {
+            start(cqe.res);
+        } else if (cqe.res == -EINVAL && multishot_) {
+            multishot_ = false; // a kernel before 5.19
+            warn("multishot accept is not supported here (EINVAL): single-shot from now on");
+        } else if (cqe.res == -EMFILE || cqe.res == -ENFILE) {
+            // The connection is still queued: shed it, or we would be told
+            // again at once. If even that fails, wait a little.
+            if (!spare_.shed_one(server_.fd())) return back_off(more);
+            refused_.count("out of file descriptors, refused a connection");
+        } else if (cqe.res == -ENOBUFS || cqe.res == -ENOMEM) {
+            failed_.count(std::strerror(-cqe.res));
+            return back_off(more);
+        } // else ECONNABORTED and the like: accept(2) says try again
+        if (!more) arm_accept();
+    }
+    // [/snippet]
+
+    // A 10 ms timeout operation, then accept again. A multishot accept that
+    // is still running is left alone: it reports again when it can.
+    void back_off(bool more) {
+        if (more) return;
+        static const __kernel_timespec ten_ms{0, 10'000'000};
+        io_uring_sqe* s = loop_.sqe();
+        s->opcode = IORING_OP_TIMEOUT;
+        s->addr = reinterpret_cast<uint64_t>(&ten_ms);
+        s->len = 1;
+        s->user_data = tag(this, kTimer);
+    }
+
+    void start(int fd) {
+        auto c = std::make_unique<Connection>(fd);
+        // One buffer group per connection, so that one client that never
+        // reads can take only its own 16 buffers. Ids are the fd: unique
+        // among open connections, and below 65536 here.
+        if (multishot_ && fd < 65536 && !c->buffers.provide_to_kernel(loop_.ring(), fd)) {
+            if (errno == EINVAL) {
+                multishot_ = false;
+                warn("provided-buffer rings are not supported here (EINVAL): single-shot recv");
+            }
+        }
+        IOLADDER_LOG("fd %d: connected, %s", fd,
+                     c->buffers.kernel_picks() ? "multishot recv, buffer ring"
+                                               : "single-shot recv");
+        Connection& conn = *c;
+        connections_.emplace(&conn, std::move(c));
+        arm_recv(conn);
+    }
+
+    // ---- receiving -------------------------------------------------------
+
+    // [snippet: recv]
+    void arm_recv(Connection& c) {
+        if (c.recv_armed || c.eof || c.failed) return;
+        io_uring_sqe* s;
+        if (c.buffers.kernel_picks()) {
+            s = loop_.sqe();
+            s->opcode = IORING_OP_RECV;
+            s->fd = c.fd;
+            s->flags = IOSQE_BUFFER_SELECT; // no address: the kernel picks a buffer
+            s->buf_group = c.buffers.group();
+            s->ioprio = IORING_RECV_MULTISHOT; // 6.0
+        } else {
+            int id = c.buffers.take();
+            if (id < 0) return; // all 16 wait to be sent: stop reading (backpressure)
+            s = loop_.sqe();
+            s->opcode = IORING_OP_RECV;
+            s->fd = c.fd;
+            s->addr = reinterpret_cast<uint64_t>(c.buffers.data(id));
+            s->len = c.buffers.size();
+            c.recv_id = id;
+        }
+        s->user_data = tag(&c, kRecv);
+        c.recv_armed = true;
+        ++c.in_flight;
+    }
+
+    void on_recv(Connection& c, const io_uring_cqe& cqe) {
+        bool more = cqe.flags & IORING_CQE_F_MORE;
+        if (!more) {
+            c.recv_armed = false;
+            --c.in_flight;
+        }
+        int id =
+            (cqe.flags & IORING_CQE_F_BUFFER) ? cqe.flags >> IORING_CQE_BUFFER_SHIFT : c.recv_id;
+        if (cqe.res > 0) {
+            c.queue.push_back({static_cast<uint16_t>(id), 0, static_cast<unsigned>(cqe.res)});
+            IOLADDER_LOG("fd %d: received %d bytes into buffer %d", c.fd, cqe.res, id);
+            send_queued(c);
+        } else {
+            if (!c.buffers.kernel_picks() && id >= 0) c.buffers.give_back(id); // unused
+            if (cqe.res == 0) {
+                c.eof = true; // FIN: echo what is queued, then close
+            } else if (cqe.res == -ENOBUFS) {
+                // Every buffer waits to be sent; on_send submits the recv again.
+            } else if (cqe.res == -EINVAL && c.buffers.kernel_picks()) {
+                warn("multishot recv is not supported here (EINVAL): single-shot from now on");
+                multishot_ = false;
+                c.buffers.unregister();
+            } else if (cqe.res != -ECANCELED) {
+                IOLADDER_LOG("fd %d: recv: %s", c.fd, std::strerror(-cqe.res));
+                c.failed = true;
+            }
+        }
+        // Multishot ended with data (the CQ overflowed, say) or EINVAL: go on
+        // reading. After -ENOBUFS on_send does it, once buffers come back.
+        if (!c.recv_armed && cqe.res != -ENOBUFS) arm_recv(c);
+        finish_if_done(c);
+    }
+    // [/snippet]
+
+    // ---- sending ---------------------------------------------------------
+
+    // [snippet: send]
+    // One sendmsg for everything queued, gathered from the buffers in order.
+    void send_queued(Connection& c) {
+        if (c.sending || c.queue.empty() || c.failed) return;
+        size_t n = 0;
+        for (const auto& chunk : c.queue)
+            c.iov[n++] = {c.buffers.data(chunk.id) + chunk.offset, chunk.length};
+        c.msg = {};
+        c.msg.msg_iov = c.iov;
+        c.msg.msg_iovlen = n;
+        io_uring_sqe* s = loop_.sqe();
+        s->opcode = IORING_OP_SENDMSG;
+        s->fd = c.fd;
+        s->addr = reinterpret_cast<uint64_t>(&c.msg);
+        s->msg_flags = MSG_NOSIGNAL;
+        s->user_data = tag(&c, kSend);
+        c.sending = true;
+        ++c.in_flight;
+    }
+
+    void on_send(Connection& c, const io_uring_cqe& cqe) {
+        c.sending = false;
+        --c.in_flight;
+        if (cqe.res < 0) {
+            IOLADDER_LOG("fd %d: send: %s", c.fd, std::strerror(-cqe.res));
+            c.failed = true;
+            return finish_if_done(c);
+        }
+        // A stream send may be short: drop what went, keep the rest in order.
+        unsigned sent = static_cast<unsigned>(cqe.res);
+        auto it = c.queue.begin();
+        for (; it != c.queue.end() && sent >= it->length; ++it) {
+            sent -= it->length;
+            c.buffers.give_back(it->id); // the kernel is done with it
+        }
+        c.queue.erase(c.queue.begin(), it);
+        if (sent > 0) {
+            c.queue.front().offset += sent;
+            c.queue.front().length -= sent;
+        }
+        send_queued(c);
+        arm_recv(c); // buffers came back: read again if the recv had stopped
+        finish_if_done(c);
+    }
+    // [/snippet]
+
+    // ---- closing ---------------------------------------------------------
+
+    // [snippet: finish]
+    // A connection ends after FIN with nothing left to echo, or after an
+    // error. Its memory goes only when the kernel holds none of its
+    // operations: a recv still in flight could write into a freed buffer.
+    void finish_if_done(Connection& c) {
+        bool done = c.failed || (c.eof && c.queue.empty());
+        if (!done) return;
+        if (c.in_flight > 0) {
+            if (!c.cancelling) { // each ends with -ECANCELED, or with its result if first
+                if (c.recv_armed) cancel(tag(&c, kRecv));
+                if (c.sending) cancel(tag(&c, kSend));
+                c.cancelling = true;
+            }
+            return;
+        }
+        IOLADDER_LOG("fd %d: closed", c.fd);
+        c.buffers.unregister();
+        close(c.fd);
+        connections_.erase(&c);
+    }
+
+    void cancel(uint64_t target) {
+        io_uring_sqe* s = loop_.sqe();
+        s->opcode = IORING_OP_ASYNC_CANCEL;
+        s->addr = target; // the user_data of the operation to cancel
+        s->user_data = tag(this, kCancel);
+    }
+    // [/snippet]
+
+    // At SIGINT/SIGTERM: cancel what every connection has in flight, and wait
+    // until the kernel has given each operation back before its buffers go
+    // (at most a second: a timeout operation ends the wait).
+    void shut_down() {
+        std::vector<Connection*> all;
+        for (auto& entry : connections_)
+            all.push_back(entry.first);
+        for (Connection* c : all) {
+            c->failed = true;
+            finish_if_done(*c);
+        }
+        static const __kernel_timespec one_s{1, 0};
+        io_uring_sqe* s = loop_.sqe();
+        s->opcode = IORING_OP_TIMEOUT;
+        s->addr = reinterpret_cast<uint64_t>(&one_s);
+        s->user_data = tag(this, kStop);
+        bool expired = false;
+        while (!connections_.empty() && !expired) {
+            loop_.submit_and_wait();
+            loop_.ring().for_each_cqe([&](const io_uring_cqe& cqe) {
+                Kind k = kind_of(cqe.user_data);
+                if (k == kRecv || k == kSend) dispatch(cqe);
+                if (k == kStop && cqe.res == -ETIME) expired = true;
+            });
+        }
+        for (auto& entry : connections_) { // the kernel never answered: keep the memory
+            close(entry.second->fd);
+            (void)entry.second.release();
+        }
+    }
+
+    EchoServer& server_;
+    UringLoop loop_;
+    bool multishot_;
+    SpareFd spare_;
+    RateLimitedLog refused_{"accept"};
+    RateLimitedLog failed_{"accept failed, retrying shortly"};
+    std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    g_program = "echo_tcp_uring";
+    bool single_shot = false, sqpoll = false;
+    EchoServer server(
+        argc, argv, "TCP echo server on io_uring: accept, recv and send as completions.",
+        SOCK_STREAM,
+        {Option::Flag("--single-shot", &single_shot,
+                      "no multishot and no buffer ring: one accept and one recv at a time"),
+         Option::Flag("--sqpoll", &sqpoll, "a kernel thread submits (IORING_SETUP_SQPOLL)")});
+    Server echo(server, single_shot, sqpoll);
+    announce(server.fd(), "tcp");
+    echo.run();
+    return 0;
+}
