@@ -380,6 +380,10 @@ int main(int argc, char** argv) {
         for (const ServerInfo& s : load_server_list(o.servers)) {
             if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), s.name) == o.only.end())
                 continue;
+            if (Availability a = server_available(s); !a.ok) {
+                std::printf("skipped %s: %s\n", s.name.c_str(), a.reason.c_str());
+                continue;
+            }
             for (const Load& l : kLoads) {
                 if (!o.only_load.empty() && l.name() != o.only_load) continue;
                 if (l.proto == s.proto) cells.push_back(Cell{s, l, {}, "n/a"});

@@ -9,8 +9,10 @@
 // or not SA_RESTART is set), on recv and on send (listed for both; a
 // non-blocking socket seldom sees it, but nothing promises never); ENOBUFS
 // and ENOMEM on accept4 (no memory for the new socket; the connection stays
-// queued); ENOMEM on epoll_ctl (no memory for the watch). Each test fails
-// every second or third such call for a while, then stops.
+// queued); ENOMEM on epoll_ctl (no memory for the watch); for io_uring
+// servers, EINTR, EAGAIN and EBUSY on io_uring_enter instead of the recv,
+// send and accept faults (the kernel does that I/O). Each test fails every
+// second or third such call for a while, then stops.
 //
 // The oracle, for TCP: the server stays alive; every client is either served
 // byte-exact or closed cleanly (EOF or reset, with whatever came back a
@@ -51,8 +53,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::seconds;
 
 // The calls a server may block in; whichever it uses gets the fault.
-const std::vector<std::string> kWaitCalls = {"select",     "pselect6",    "poll",        "ppoll",
-                                             "epoll_wait", "epoll_pwait", "epoll_pwait2"};
+const std::vector<std::string> kWaitCalls = {"select",       "pselect6",      "poll",
+                                             "ppoll",        "epoll_wait",    "epoll_pwait",
+                                             "epoll_pwait2", "io_uring_enter"};
 
 struct Fault {
     std::string key;                // for the figure line: "recv"
@@ -64,6 +67,10 @@ struct Fault {
     bool retry = false; // the error only asks for the call again: no client may be dropped
     bool tcp_only = false;
     bool epoll_only = false; // only servers that call epoll_ctl
+    // io_uring servers make no recv, send or accept call (the kernel does the
+    // I/O); their faults are io_uring_enter's own.
+    bool readiness_only = false;
+    bool uring_only = false;
 };
 
 const std::vector<Fault> kFaults = {
@@ -80,28 +87,32 @@ const std::vector<Fault> kFaults = {
      .error = "EINTR",
      .step = 2,
      .last = 40,
-     .retry = true},
+     .retry = true,
+     .readiness_only = true},
     {.key = "send",
      .sentence = "keeps serving when every second send fails with EINTR",
      .calls = {"sendto", "sendmsg"},
      .error = "EINTR",
      .step = 2,
      .last = 40,
-     .retry = true},
+     .retry = true,
+     .readiness_only = true},
     {.key = "accept4",
      .sentence = "keeps accepting when every third accept4 fails with ENOBUFS",
      .calls = {"accept4", "accept"},
      .error = "ENOBUFS",
      .step = 3,
      .last = 30,
-     .tcp_only = true},
+     .tcp_only = true,
+     .readiness_only = true},
     {.key = "accept4",
      .sentence = "keeps accepting when every third accept4 fails with ENOMEM",
      .calls = {"accept4", "accept"},
      .error = "ENOMEM",
      .step = 3,
      .last = 30,
-     .tcp_only = true},
+     .tcp_only = true,
+     .readiness_only = true},
     // A connection whose registration failed may be closed: that is a clean
     // answer, and what the servers do.
     {.key = "epoll_ctl",
@@ -112,6 +123,26 @@ const std::vector<Fault> kFaults = {
      .last = 30,
      .tcp_only = true,
      .epoll_only = true},
+    // io_uring_enter(2): EAGAIN, "the kernel was unable to allocate memory
+    // for the request ... wait for some completions and try again"; EBUSY,
+    // completions are held that did not fit in the CQ. An injected failure
+    // submits nothing: the SQEs stay in the ring for the next call.
+    {.key = "io_uring_enter",
+     .sentence = "keeps serving when every third io_uring_enter fails with EAGAIN",
+     .calls = {"io_uring_enter"},
+     .error = "EAGAIN",
+     .step = 3,
+     .last = 60,
+     .retry = true,
+     .uring_only = true},
+    {.key = "io_uring_enter",
+     .sentence = "keeps serving when every third io_uring_enter fails with EBUSY",
+     .calls = {"io_uring_enter"},
+     .error = "EBUSY",
+     .step = 3,
+     .last = 60,
+     .retry = true,
+     .uring_only = true},
 };
 
 const milliseconds kWaveTimeout{4000}; // a client not done by then is hanging
@@ -608,6 +639,7 @@ std::optional<std::string> run_case(const std::string& name, const Fault& f) {
     if (auto st = strace_available(); !st.ok) return "needs strace: " + st.reason;
     // Looked up again at run time: $IOLADDER_SERVER_LIST may name another list.
     ServerInfo server = find_server(name);
+    if (Availability a = server_available(server); !a.ok) return a.reason;
     long offset = f.epoll_only ? startup_calls(server, "epoll_ctl") : 0;
     Injection inj = injection_for(f, offset);
     std::string trace = temp_path("faults-" + server.name) + ".txt";
@@ -624,6 +656,8 @@ void register_suite() {
         for (const Fault& f : kFaults) {
             if (f.tcp_only && s.proto != "tcp") continue;
             if (f.epoll_only && !imports(s, "epoll_ctl")) continue;
+            bool uring = s.name.find("uring") != std::string::npos; // as server_available()
+            if ((f.readiness_only && uring) || (f.uring_only && !uring)) continue;
             std::string name = s.name;
             const Fault* fault = &f;
             register_test_case(name + " " + f.sentence,

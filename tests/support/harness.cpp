@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <stdexcept>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <utility>
@@ -257,6 +259,26 @@ ServerInfo find_server(const std::string& name) {
     for (auto& s : load_server_list(file))
         if (s.name == name) return s;
     throw std::runtime_error("no server named '" + name + "' in " + file);
+}
+
+Availability io_uring_available() {
+    static const Availability cached = [] {
+        if (const char* no = std::getenv("IOLADDER_NO_URING"); no && *no && *no != '0')
+            return Availability{false, "needs io_uring: IOLADDER_NO_URING is set"};
+        io_uring_params p{};
+        int fd = static_cast<int>(syscall(__NR_io_uring_setup, 4, &p));
+        if (fd < 0)
+            return Availability{false, std::string("needs io_uring: io_uring_setup: ") +
+                                           std::strerror(errno)};
+        close(fd);
+        return Availability{true, ""};
+    }();
+    return cached;
+}
+
+Availability server_available(const ServerInfo& server) {
+    if (server.name.find("uring") != std::string::npos) return io_uring_available();
+    return Availability{true, ""};
 }
 
 std::string program_path(const std::string& dir, const std::string& name) {

@@ -194,6 +194,16 @@ struct Availability {
     std::string reason;
 };
 
+// ok when io_uring works in this process (io_uring_setup succeeds); otherwise
+// the reason: a kernel without it, kernel.io_uring_disabled, a seccomp filter.
+// IOLADDER_NO_URING=1 makes it report "unavailable", to check the skips.
+Availability io_uring_available();
+
+// What a registered server needs from the machine. A server whose name
+// contains "uring" needs io_uring; the others need nothing. Every suite, the
+// tour and the bench skip a server that is not available, with this reason.
+Availability server_available(const ServerInfo& server);
+
 // Raises the soft RLIMIT_NOFILE toward `want` (never above the hard limit)
 // and returns the soft limit in force afterwards.
 rlim_t raise_fd_limit(rlim_t want);

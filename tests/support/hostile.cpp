@@ -208,6 +208,11 @@ std::string kib(long v) {
 
 } // namespace
 
+Outcome unavailable(const std::string& server) {
+    if (auto a = server_available(find_server(server)); !a.ok) return a.reason;
+    return std::nullopt;
+}
+
 void figure(const std::string& server, const std::string& text) {
     std::cout << "figure: " << server << " " << text << std::endl;
 }
@@ -800,7 +805,7 @@ double TracedEcho::echo_calls_per_message() const {
 
 Outcome check_fingerprint(const std::string& server, std::initializer_list<const char*> waits_in,
                           std::initializer_list<const char*> never, double max_per_message,
-                          TracedEcho& out) {
+                          TracedEcho& out, double min_per_message) {
     if (auto st = strace_available(); !st.ok) return "needs strace: " + st.reason;
     out.cost = measure_echo_cost(find_server(server), 200);
     out.trace = parse_strace_file(out.cost.trace_path);
@@ -821,7 +826,7 @@ Outcome check_fingerprint(const std::string& server, std::initializer_list<const
         CHECK_FALSE(out.trace.has_call(n));
     // A sanity bound, not a speed figure: at least the read and the write,
     // and not a loop that spins between messages.
-    CHECK(out.cost.syscalls_per_message >= 2.0);
+    CHECK(out.cost.syscalls_per_message >= min_per_message);
     CHECK(out.cost.syscalls_per_message <= max_per_message);
     return {};
 }

@@ -318,6 +318,42 @@ std::optional<size_t> find_echo(const Trace& t, const std::string& tag, bool las
     return found;
 }
 
+// One traced run: `messages` sequential round trips with one client, each
+// payload a unique readable tag, then SIGTERM. Returns the exit code.
+int traced_round_trips(const ServerInfo& server, int messages, const std::string& trace_path) {
+    auto proc = ServerProcess::start(server, strace_options(trace_path));
+    const auto timeout = std::chrono::seconds(5);
+    if (server.proto == "tcp") {
+        TcpClient client(proc.port());
+        for (int i = 0; i < messages; ++i) {
+            std::string msg = echo_tag(i);
+            client.send_all(msg);
+            std::string got = client.recv_exact(msg.size(), timeout);
+            if (got != msg)
+                throw std::runtime_error(server.name + ": echo " + std::to_string(i) +
+                                         " differs: " + describe_mismatch(msg, got));
+        }
+    } else {
+        UdpClient client(proc.port());
+        for (int i = 0; i < messages; ++i) {
+            std::string msg = echo_tag(i);
+            client.send(msg);
+            auto got = client.recv(timeout);
+            if (!got || *got != msg)
+                throw std::runtime_error(server.name + ": no exact echo of datagram " +
+                                         std::to_string(i));
+        }
+    }
+    return proc.stop(std::chrono::seconds(10));
+}
+
+std::map<std::string, long> counts_between(const Trace& t, size_t from, size_t to) {
+    std::map<std::string, long> per_call;
+    for (size_t i = from; i < to; ++i)
+        ++per_call[t.calls[i].name];
+    return per_call;
+}
+
 } // namespace
 
 // The window method. The whole trace also holds start-up (execve, the dynamic
@@ -330,56 +366,54 @@ std::optional<size_t> find_echo(const Trace& t, const std::string& tag, bool las
 // and dividing by N-1 gives the steady-state cost of one echoed message with
 // one message in flight. The echoes are found by their tags, which is why
 // strace runs with -s 64 and every tag is unique and sits at the buffer's
-// start. (A completion-based server whose data never passes through a
-// syscall argument, such as io_uring, shows no tags; this throws there.)
+// start.
+//
+// A completion-based server (io_uring) passes its data through no system
+// call argument, so the trace shows no tags. Then the difference method: a
+// second run with kShortRun messages, whose start-up and shutdown are the
+// same; (calls of the long run - calls of the short run) / (N - kShortRun).
 EchoCost measure_echo_cost(const ServerInfo& server, int messages) {
-    if (messages < 2) throw std::invalid_argument("measure_echo_cost: needs >= 2 messages");
+    constexpr int kShortRun = 20;
+    if (messages <= kShortRun)
+        throw std::invalid_argument("measure_echo_cost: needs more than 20 messages");
     EchoCost cost;
     cost.messages = messages;
     cost.trace_path = temp_path("strace-" + server.name) + ".txt";
-    {
-        auto proc = ServerProcess::start(server, strace_options(cost.trace_path));
-        const auto timeout = std::chrono::seconds(5);
-        if (server.proto == "tcp") {
-            TcpClient client(proc.port());
-            for (int i = 0; i < messages; ++i) {
-                std::string msg = echo_tag(i);
-                client.send_all(msg);
-                std::string got = client.recv_exact(msg.size(), timeout);
-                if (got != msg)
-                    throw std::runtime_error(server.name + ": echo " + std::to_string(i) +
-                                             " differs: " + describe_mismatch(msg, got));
-            }
-        } else {
-            UdpClient client(proc.port());
-            for (int i = 0; i < messages; ++i) {
-                std::string msg = echo_tag(i);
-                client.send(msg);
-                auto got = client.recv(timeout);
-                if (!got || *got != msg)
-                    throw std::runtime_error(server.name + ": no exact echo of datagram " +
-                                             std::to_string(i));
-            }
-        }
-        cost.exit_code = proc.stop(std::chrono::seconds(10));
-    }
+    cost.exit_code = traced_round_trips(server, messages, cost.trace_path);
     Trace t = parse_strace_file(cost.trace_path);
     auto first = find_echo(t, echo_tag(0), false);
     auto last = find_echo(t, echo_tag(messages - 1), true);
-    if (!first || !last || *last <= *first)
+    std::map<std::string, long> per_call;
+    double cycles;
+    if (first && last && *last > *first) {
+        per_call = counts_between(t, *first + 1, *last + 1);
+        cycles = messages - 1;
+        cost.method = "window";
+    } else if (t.has_call("io_uring_enter")) {
+        std::string short_path = temp_path("strace-short-" + server.name) + ".txt";
+        int code = traced_round_trips(server, kShortRun, short_path);
+        Trace s = parse_strace_file(short_path);
+        std::remove(short_path.c_str());
+        if (code != 0)
+            throw std::runtime_error(server.name + ": exit " + std::to_string(code) +
+                                     " after the short run");
+        per_call = counts_between(t, 0, t.calls.size());
+        for (auto& [name, n] : counts_between(s, 0, s.calls.size()))
+            per_call[name] -= n;
+        cycles = messages - kShortRun;
+        cost.method = "difference";
+    } else {
         throw std::runtime_error(server.name + ": cannot find the first and last echo ('" +
                                  echo_tag(0) + "', '" + echo_tag(messages - 1) + "') in " +
                                  cost.trace_path);
-    long total = 0;
-    std::map<std::string, long> per_call;
-    for (size_t i = *first + 1; i <= *last; ++i) {
-        ++per_call[t.calls[i].name];
-        ++total;
     }
-    const double cycles = messages - 1;
-    cost.syscalls_per_message = static_cast<double>(total) / cycles;
-    for (auto& [name, n] : per_call)
+    long total = 0;
+    for (auto& [name, n] : per_call) {
+        if (n == 0) continue;
+        total += n;
         cost.per_call[name] = static_cast<double>(n) / cycles;
+    }
+    cost.syscalls_per_message = static_cast<double>(total) / cycles;
     return cost;
 }
 

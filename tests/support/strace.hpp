@@ -58,13 +58,15 @@ struct EchoCost {
     std::map<std::string, double> per_call; // syscall name -> calls per message
     std::string trace_path;                 // kept for the caller to show or remove
     int exit_code = -1;                     // of the traced server after SIGTERM
+    std::string method;                     // "window", or "difference" (io_uring)
 };
 
 // Runs `server` under strace, does `messages` sequential round trips with one
 // client (each payload carries a unique, readable tag), stops the server, and
 // counts the server's system calls per echoed message (see strace.cpp for the
-// window method). Works for tcp and udp. Throws if an echo fails or the tags
-// cannot be found in the trace.
+// window method, and the difference method for io_uring servers, which runs
+// the server a second time). Works for tcp and udp; needs more than 20
+// messages. Throws if an echo fails or the tags cannot be found in the trace.
 EchoCost measure_echo_cost(const ServerInfo& server, int messages = 200);
 
 // Descriptors above 2 that the trace shows being created (socket, accept,
