@@ -67,6 +67,7 @@ struct Connection {
     bool eof = false;        // the client sent FIN
     bool failed = false;     // reset, or another error: close as soon as we can
     bool cancelling = false; // cancels for its operations are submitted
+    bool starved = false;    // reading stopped: every buffer waits to be sent
     int in_flight = 0;       // operations the kernel holds
     msghdr msg{};            // owned by the send in flight, like its buffers
     iovec iov[kBuffers]{};
@@ -186,7 +187,7 @@ class Server {
             s->ioprio = IORING_RECV_MULTISHOT; // 6.0
         } else {
             int id = c.buffers.take();
-            if (id < 0) return; // all 16 wait to be sent: stop reading (backpressure)
+            if (id < 0) return stop_reading(c); // all 16 wait to be sent
             s = loop_.sqe();
             s->opcode = IORING_OP_RECV;
             s->fd = c.fd;
@@ -197,6 +198,16 @@ class Server {
         s->user_data = tag(&c, kRecv);
         c.recv_armed = true;
         ++c.in_flight;
+        if (c.starved) IOLADDER_LOG("fd %d: buffers came back, reading again", c.fd);
+        c.starved = false;
+    }
+
+    // Backpressure: the client's data stays in the kernel's socket buffer,
+    // and once that is full, TCP tells the client to stop sending.
+    void stop_reading(Connection& c) {
+        if (!c.starved)
+            IOLADDER_LOG("fd %d: all %u buffers wait to be sent, reading stops", c.fd, kBuffers);
+        c.starved = true;
     }
 
     void on_recv(Connection& c, const io_uring_cqe& cqe) {
@@ -216,7 +227,7 @@ class Server {
             if (cqe.res == 0) {
                 c.eof = true; // FIN: echo what is queued, then close
             } else if (cqe.res == -ENOBUFS) {
-                // Every buffer waits to be sent; on_send submits the recv again.
+                stop_reading(c); // on_send submits the recv again
             } else if (cqe.res == -EINVAL && c.buffers.kernel_picks()) {
                 warn("multishot recv is not supported here (EINVAL): single-shot from now on");
                 multishot_ = false;
