@@ -84,10 +84,7 @@ class Server {
     }
 
     void run() {
-        while (!loop_.stopping()) {
-            loop_.submit_and_wait();
-            loop_.ring().for_each_cqe([this](const io_uring_cqe& cqe) { dispatch(cqe); });
-        }
+        loop_.run([this](const io_uring_cqe& cqe) { dispatch(cqe); });
         shut_down();
     }
 
@@ -102,10 +99,9 @@ class Server {
             return on_send(*owner_of<Connection>(cqe.user_data), cqe);
         case kTimer:
             return arm_accept();
-        case kStop:
-            return loop_.on_stop();
-        case kCancel:
-            return; // the cancelled recv reports on its own
+        case kCancel: // the cancelled operation reports on its own
+        case kStop:   // the loop's
+            return;
         }
     }
 

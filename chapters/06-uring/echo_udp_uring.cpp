@@ -62,25 +62,16 @@ class Server {
     }
 
     void run() {
-        while (!loop_.stopping()) {
-            loop_.submit_and_wait();
-            loop_.ring().for_each_cqe([this](const io_uring_cqe& cqe) { dispatch(cqe); });
-        }
+        loop_.run([this](const io_uring_cqe& cqe) { dispatch(cqe); });
         shut_down();
     }
 
   private:
+    // Two kinds of completions: a datagram in, an echo out.
     void dispatch(const io_uring_cqe& cqe) {
-        switch (kind_of(cqe.user_data)) {
-        case kRecv:
-            return on_recv(cqe);
-        case kSend:
-            return on_send(cqe);
-        case kStop:
-            return loop_.on_stop();
-        default:
-            return;
-        }
+        Kind kind = kind_of(cqe.user_data);
+        if (kind == kRecv) on_recv(cqe);
+        if (kind == kSend) on_send(cqe);
     }
 
     // The slots may be freed only when the kernel holds none of them: cancel
