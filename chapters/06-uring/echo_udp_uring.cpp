@@ -62,7 +62,7 @@ class Server {
     }
 
     void run() {
-        loop_.run([this](const io_uring_cqe& cqe) { dispatch(cqe); });
+        loop_.run([this](const io_uring_cqe& cqe) { dispatch(cqe); }, [] {});
         shut_down();
     }
 

@@ -87,9 +87,10 @@ class UringLoop {
 
     // [snippet: run]
     // The whole event loop of a proactor: submit, wait, hand each completion
-    // to its owner. The shutdown pipe's poll (tagged kStop) ends it.
-    template <class OnCompletion>
-    void run(OnCompletion&& on_completion) {
+    // to its owner, then let the server act on the batch as a whole. The
+    // shutdown pipe's poll (tagged kStop) ends it.
+    template <class OnCompletion, class AfterBatch>
+    void run(OnCompletion&& on_completion, AfterBatch&& after_batch) {
         while (!stopping_) {
             submit_and_wait();
             ring_.for_each_cqe([&](const io_uring_cqe& cqe) {
@@ -98,6 +99,7 @@ class UringLoop {
                 else
                     on_completion(cqe);
             });
+            after_batch();
         }
     }
     // [/snippet]
