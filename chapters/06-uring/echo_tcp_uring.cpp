@@ -224,8 +224,11 @@ class Server {
             if (!c.buffers.kernel_picks() && id >= 0) c.buffers.give_back(id); // unused
             if (cqe.res == 0) {
                 c.eof = true; // FIN: echo what is queued, then close
-            } else if (cqe.res == -ENOBUFS) {
+            } else if (cqe.res == -ENOBUFS && c.queue.size() == kBuffers) {
                 stop_reading(c); // on_send submits the recv again
+            } else if (cqe.res == -ENOBUFS) {
+                // The ring was empty when the kernel looked, but a send
+                // completed earlier in this batch gave buffers back: read on.
             } else if (cqe.res == -EINVAL && c.buffers.kernel_picks()) {
                 warn("multishot recv is not supported here (EINVAL): single-shot from now on");
                 multishot_ = false;
@@ -235,9 +238,10 @@ class Server {
                 c.failed = true;
             }
         }
-        // Multishot ended with data (the CQ overflowed, say) or EINVAL: go on
-        // reading. After -ENOBUFS on_send does it, once buffers come back.
-        if (!c.recv_armed && cqe.res != -ENOBUFS) arm_recv(c);
+        // Multishot ended with data (the CQ overflowed, say), EINVAL, or
+        // ENOBUFS with buffers back by now: go on reading. When every buffer
+        // still waits, on_send does it once one comes back.
+        if (!c.recv_armed && !c.starved) arm_recv(c);
         finish_if_done(c);
     }
     // [/snippet]

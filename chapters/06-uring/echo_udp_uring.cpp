@@ -147,7 +147,7 @@ class Server {
             if (cqe.res == -EINVAL && multishot) {
                 warn("multishot recvmsg is not supported here (EINVAL): single-shot from now on");
                 buffers_.unregister();
-            } else if (cqe.res != -ENOBUFS) { // ENOBUFS: all 64 slots wait; on_send re-arms
+            } else if (cqe.res != -ENOBUFS) {
                 IOLADDER_LOG("recvmsg: %s", std::strerror(-cqe.res));
             }
         } else if (multishot) {
@@ -156,7 +156,10 @@ class Server {
             uint16_t id = slot_id(cqe);
             echo(id, slots_[id].msg.msg_flags & MSG_TRUNC, cqe.res);
         }
-        if (cqe.res != -ENOBUFS) arm_recv();
+        // After -ENOBUFS, only if a slot came back since the kernel looked
+        // (a send completed earlier in this batch); otherwise on_send re-arms
+        // when one does.
+        if (cqe.res != -ENOBUFS || sends_ < kQueueSlots) arm_recv();
     }
 
     uint16_t slot_id(const io_uring_cqe& cqe) {
