@@ -35,6 +35,7 @@
 #include "ring.hpp"
 #include "wait_cqes.hpp"
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -128,8 +129,9 @@ void safe(Ring& ring, int fd, int peer) {
     if (write(peer, "mallory", 7) != 7) die("write to the socketpair");
     for (const io_uring_cqe& cqe : wait_cqes(ring, 2)) {
         if (cqe.user_data == 0) {
-            std::printf("cancel answered: %s\n",
-                        cqe.res == 0 ? "stopped" : std::strerror(-cqe.res));
+            std::string answer = cqe.res == 0 ? "0, the recv is stopped" : std::strerror(-cqe.res);
+            if (cqe.res == -ENOENT) answer = "-ENOENT, the recv had completed";
+            std::printf("cancel answered: %s\n", answer.c_str());
             continue;
         }
         on_recv(cqe);

@@ -17,15 +17,18 @@
 
 namespace ioladder::uring {
 
-// Guards are tagged from the top of the user_data space down; the demos tag
-// their own operations with small numbers.
+// Guards are tagged from 2^63 up; the demos tag their own operations with
+// small numbers and addresses, which are all below.
 constexpr uint64_t kGuardTags = uint64_t{1} << 63;
 
 // Collects CQEs until `want` of them have come or `ms` milliseconds have passed.
 inline std::vector<io_uring_cqe> wait_cqes(Ring& ring, size_t want, long ms = 1000) {
     static uint64_t next_guard = kGuardTags;
     const uint64_t guard = ++next_guard;
-    __kernel_timespec deadline{ms / 1000, (ms % 1000) * 1'000'000};
+    // Static: if a failed submit leaves this SQE in the ring, a later submit
+    // still finds the timespec (the kernel copies it when it takes the SQE).
+    static __kernel_timespec deadline;
+    deadline = {ms / 1000, (ms % 1000) * 1'000'000};
     std::vector<io_uring_cqe> got;
     io_uring_sqe* s = ring.get_sqe();
     if (!s) { // the SQ is full: submit what is there first
@@ -33,7 +36,7 @@ inline std::vector<io_uring_cqe> wait_cqes(Ring& ring, size_t want, long ms = 10
         s = ring.get_sqe();
     }
     s->opcode = IORING_OP_TIMEOUT;
-    s->addr = reinterpret_cast<uint64_t>(&deadline); // read at submission, which is below
+    s->addr = reinterpret_cast<uint64_t>(&deadline);
     s->len = 1;
     s->user_data = guard;
     bool expired = false;
