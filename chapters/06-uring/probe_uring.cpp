@@ -62,7 +62,8 @@ const UsedOp kUsedOps[] = {
     {IORING_OP_ACCEPT, "ACCEPT", "echo_tcp_uring: new connections"},
     {IORING_OP_RECV, "RECV", "echo_tcp_uring: reading"},
     {IORING_OP_RECVMSG, "RECVMSG", "echo_udp_uring: reading datagrams"},
-    {IORING_OP_SENDMSG, "SENDMSG", "both servers: the echo"},
+    {IORING_OP_SEND, "SEND", "echo_tcp_uring: the echo of one buffer"},
+    {IORING_OP_SENDMSG, "SENDMSG", "both servers: the echo (TCP: of several buffers)"},
     {IORING_OP_POLL_ADD, "POLL_ADD", "the shutdown pipe"},
     {IORING_OP_TIMEOUT, "TIMEOUT", "accept back-off, the shutdown limit"},
     {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL", "closing connections, cancel_race"},
@@ -296,6 +297,11 @@ int main(int argc, char** argv) {
                 multishot ? "multishot accept and multishot recv from a buffer ring per "
                             "connection (--single-shot for the fallback)"
                           : "falls back to single-shot accept and recv into buffers it picks");
+    std::printf("  echo_udp_uring: %s\n",
+                recv.ok && buffer_ring.ok
+                    ? "multishot recvmsg from a buffer ring of 64 slots (--single-shot for the "
+                      "fallback)"
+                    : "falls back to 8 single-shot recvmsg into slots it picks");
     std::printf("  ring flags: %s\n",
                 defer_taskrun.ok ? "SINGLE_ISSUER|DEFER_TASKRUN (completions run only when the "
                                    "loop asks)"
