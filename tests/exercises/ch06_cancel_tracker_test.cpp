@@ -3,7 +3,6 @@
 // (and a multishot target's CQEs among them), then real cancellations on a
 // ring: a receive stopped while it waits, one that finished first, and a
 // multishot receive stopped after two arrivals.
-#include "buffers.hpp" // chapters/06-uring/
 #include "cancel_tracker.hpp"
 #include "catch_compat.hpp"
 #include "ch06_uring_support.hpp"
@@ -19,7 +18,6 @@ using namespace ioladder::test;
 using namespace ioladder::test::uring;
 using ioladder::ch06::CancelTracker;
 using ioladder::ch06::Outcome;
-using ioladder::uring::Buffers;
 
 IOLADDER_ENUM_NAMES(ioladder::ch06::Outcome, pending, cancelled, completed)
 
@@ -97,34 +95,40 @@ void both_orders(int target_res, int cancel_res, Outcome outcome) {
     feed({cqe(kCancel, cancel_res), cqe(kTarget, target_res)}, want);
 }
 
-std::pair<Fd, Fd> stream_pair() {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fail_errno("socketpair");
-    return {Fd(sv[0]), Fd(sv[1])};
-}
-
-io_uring_sqe* sqe_from(Ring& ring) {
-    io_uring_sqe* s = ring.get_sqe();
-    REQUIRE(s != nullptr);
-    return s;
-}
-
 void submit_cancel(Ring& ring) {
-    io_uring_sqe* s = sqe_from(ring);
+    io_uring_sqe* s = next_sqe(ring);
     s->opcode = IORING_OP_ASYNC_CANCEL;
     s->addr = kTarget;
     s->user_data = kCancel;
 }
 
-// Feeds real CQEs to a tracker: true only for the last one.
-void feed_real(CancelTracker& tracker, const std::vector<io_uring_cqe>& got) {
+// A receive (the target) on `fd` into buf, and right behind it, for the same
+// io_uring_enter, the cancel aimed at it.
+void submit_recv_and_cancel(Ring& ring, int fd, char* buf, unsigned len) {
+    io_uring_sqe* s = next_sqe(ring);
+    s->opcode = IORING_OP_RECV;
+    s->fd = fd;
+    s->addr = reinterpret_cast<uint64_t>(buf);
+    s->len = len;
+    s->user_data = kTarget;
+    submit_cancel(ring);
+}
+
+// Collects `more` CQEs after those already `got`, and feeds all of them, in
+// the order they came, to a new tracker: only the last may release.
+CancelTracker track(Ring& ring, std::vector<io_uring_cqe> got, std::size_t more) {
+    std::vector<io_uring_cqe> rest = collect(ring, more);
+    REQUIRE(rest.size() == more);
+    got.insert(got.end(), rest.begin(), rest.end());
     INFO("the CQEs, in the order they came: " << describe(got));
+    CancelTracker tracker(kTarget, kCancel);
     for (std::size_t i = 0; i < got.size(); ++i) {
         STEP("on_cqe");
         bool release = tracker.on_cqe(got[i]);
         INFO("on_cqe() for CQE " << i + 1 << " of " << got.size());
         CHECK(release == (i + 1 == got.size()));
     }
+    return tracker;
 }
 
 } // namespace
@@ -178,17 +182,8 @@ TEST_CASE("a receive with no data to wait for is cancelled: two CQEs, and releas
     char buf[64];
     auto [ours, peer] = stream_pair();
     Ring ring(Ring::Setup{});
-    io_uring_sqe* s = sqe_from(ring);
-    s->opcode = IORING_OP_RECV;
-    s->fd = ours.get();
-    s->addr = reinterpret_cast<uint64_t>(buf);
-    s->len = sizeof buf;
-    s->user_data = kTarget;
-    submit_cancel(ring); // in the same io_uring_enter, right behind it
-    std::vector<io_uring_cqe> got = collect(ring, 2);
-    REQUIRE(got.size() == 2);
-    CancelTracker tracker(kTarget, kCancel);
-    feed_real(tracker, got);
+    submit_recv_and_cancel(ring, ours.get(), buf, sizeof buf);
+    CancelTracker tracker = track(ring, {}, 2);
     CHECK(tracker.outcome() == Outcome::cancelled);
     CHECK(res_text(tracker.result()) == "-ECANCELED");
     CHECK(tracker.cancel_result() == 0);
@@ -200,17 +195,8 @@ TEST_CASE("a receive that finished before its cancel arrived keeps its bytes", "
     auto [ours, peer] = stream_pair();
     REQUIRE(::send(peer.get(), "xyz", 3, MSG_NOSIGNAL) == 3);
     Ring ring(Ring::Setup{});
-    io_uring_sqe* s = sqe_from(ring);
-    s->opcode = IORING_OP_RECV;
-    s->fd = ours.get();
-    s->addr = reinterpret_cast<uint64_t>(buf);
-    s->len = sizeof buf;
-    s->user_data = kTarget;
-    submit_cancel(ring);
-    std::vector<io_uring_cqe> got = collect(ring, 2);
-    REQUIRE(got.size() == 2);
-    CancelTracker tracker(kTarget, kCancel);
-    feed_real(tracker, got);
+    submit_recv_and_cancel(ring, ours.get(), buf, sizeof buf);
+    CancelTracker tracker = track(ring, {}, 2);
     CHECK(tracker.outcome() == Outcome::completed);
     CHECK(tracker.result() == 3);
     CHECK(res_text(tracker.cancel_result()) == "-ENOENT");
@@ -220,13 +206,11 @@ TEST_CASE("a receive that finished before its cancel arrived keeps its bytes", "
 TEST_CASE("a multishot receive cancelled after two arrivals is released at its last CQE",
           "[exercise][ch06]") {
     IOLADDER_NEEDS_URING();
-    if (auto why = too_old(6, 0, "a multishot receive")) IOLADDER_SKIP(*why);
     auto [ours, peer] = stream_pair();
     Ring ring(Ring::Setup{});
     Buffers buffers(8, 64);
-    if (!buffers.provide_to_kernel(ring, 5))
-        IOLADDER_SKIP(std::string("a provided-buffer ring (Linux 5.19): ") + std::strerror(errno));
-    io_uring_sqe* s = sqe_from(ring);
+    if (auto why = no_multishot_recv(ring, buffers, 5)) IOLADDER_SKIP(*why);
+    io_uring_sqe* s = next_sqe(ring);
     s->opcode = IORING_OP_RECV;
     s->fd = ours.get();
     s->flags = IOSQE_BUFFER_SELECT;
@@ -242,11 +226,7 @@ TEST_CASE("a multishot receive cancelled after two arrivals is released at its l
         got.push_back(more[0]);
     }
     submit_cancel(ring);
-    std::vector<io_uring_cqe> last = collect(ring, 2);
-    REQUIRE(last.size() == 2);
-    got.insert(got.end(), last.begin(), last.end());
-    CancelTracker tracker(kTarget, kCancel);
-    feed_real(tracker, got);
+    CancelTracker tracker = track(ring, got, 2);
     CHECK(tracker.outcome() == Outcome::cancelled);
     CHECK(tracker.cancel_result() == 0);
 }

@@ -99,6 +99,14 @@ struct UdpPair {
     }
 };
 
+// A UDP pair, a ring, and a buffer ring of `entries` registered on it.
+struct Rig {
+    explicit Rig(unsigned entries) : r(ring, entries) {}
+    UdpPair udp;
+    Ring ring{Ring::Setup{}};
+    Registered r;
+};
+
 // Submits `n` single-shot receives on `fd` that select a buffer from
 // kGroup, and returns their CQEs (user_data 1..n): each takes the next
 // datagram into the next buffer of the ring, or fails with -ENOBUFS.
@@ -138,10 +146,9 @@ void check_received(Registered& r, const io_uring_cqe& c, uint16_t id, const std
 TEST_CASE("an empty ring fails a receive with ENOBUFS, and two buffers given back serve two",
           "[exercise][ch06]") {
     IOLADDER_NEEDS_URING();
-    UdpPair udp;
-    Ring ring(Ring::Setup{});
-    Registered r(ring, 8);
-    if (auto why = r.refused()) IOLADDER_SKIP(*why);
+    Rig rig(8);
+    if (auto why = rig.r.refused()) IOLADDER_SKIP(*why);
+    auto& [udp, ring, r] = rig;
 
     udp.send({"first"});
     std::vector<io_uring_cqe> got = receive(ring, udp.b.get(), 1);
@@ -163,10 +170,9 @@ TEST_CASE("an empty ring fails a receive with ENOBUFS, and two buffers given bac
 TEST_CASE("buffers are taken in the order they were given back, lap after lap of the ring",
           "[exercise][ch06]") {
     IOLADDER_NEEDS_URING();
-    UdpPair udp;
-    Ring ring(Ring::Setup{});
-    Registered r(ring, 8);
-    if (auto why = r.refused()) IOLADDER_SKIP(*why);
+    Rig rig(8);
+    if (auto why = rig.r.refused()) IOLADDER_SKIP(*why);
+    auto& [udp, ring, r] = rig;
     unsigned total = 0;
     for (unsigned round = 0; round < 12; ++round) {
         const unsigned n = 3 + round % 6; // 3 to 8 at a time
@@ -189,13 +195,10 @@ TEST_CASE("buffers are taken in the order they were given back, lap after lap of
 
 TEST_CASE("the 16-bit tail wraps past 65535 and the kernel follows it", "[exercise][ch06]") {
     IOLADDER_NEEDS_URING();
-    UdpPair udp;
-    Ring::Setup setup;
-    setup.entries = 64;
-    Ring ring(setup);
     constexpr unsigned kEntries = 64;
-    Registered r(ring, kEntries);
-    if (auto why = r.refused()) IOLADDER_SKIP(*why);
+    Rig rig(kEntries);
+    if (auto why = rig.r.refused()) IOLADDER_SKIP(*why);
+    auto& [udp, ring, r] = rig;
     // 1030 batches of 64: 65920 buffers, so the tail passes 65535 and
     // goes on from 0, and the ring goes round 1030 times.
     for (unsigned round = 0; round < 1030; ++round) {

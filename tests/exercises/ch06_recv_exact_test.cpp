@@ -2,7 +2,6 @@
 // on a real ring (the chapter's Ring) with stream sockets: an AF_UNIX pair,
 // and TCP over loopback. Each SQE the exercise fills is submitted as it is;
 // an SQE left zeroed is a NOP, whose CQE (res 0) fails every check here.
-#include "buffers.hpp" // chapters/06-uring/
 #include "catch_compat.hpp"
 #include "ch06_uring_support.hpp"
 #include "recv_exact.hpp"
@@ -17,17 +16,10 @@ using namespace ioladder::test;
 using namespace ioladder::test::uring;
 using ioladder::ch06::prep_recv_exact;
 using ioladder::ch06::prep_recv_multishot;
-using ioladder::uring::Buffers;
 
 namespace {
 
 constexpr uint64_t kTag = 0x5eed'0000'0000'0042;
-
-std::pair<Fd, Fd> stream_pair() {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fail_errno("socketpair");
-    return {Fd(sv[0]), Fd(sv[1])};
-}
 
 void send_all(int fd, const std::string& s) {
     std::size_t done = 0;
@@ -48,18 +40,27 @@ std::string describe(const std::vector<io_uring_cqe>& cqes) {
     return out.str();
 }
 
-io_uring_sqe* sqe_from(Ring& ring) {
-    io_uring_sqe* s = ring.get_sqe();
-    REQUIRE(s != nullptr);
-    return s;
-}
-
 void submit_exact(Ring& ring, int fd, void* buf, unsigned len) {
-    io_uring_sqe* s = sqe_from(ring);
+    io_uring_sqe* s = next_sqe(ring);
     STEP("prep_recv_exact");
     prep_recv_exact(s, fd, buf, len, kTag);
     REQUIRE(ring.submit() >= 0);
 }
+
+// A stream pair and a ring, with an exact receive of N bytes into buf
+// (filled with '#' first) submitted on our end.
+template <std::size_t N>
+struct ExactReceive {
+    char buf[N];
+    std::pair<Fd, Fd> sockets = stream_pair();
+    Ring ring{Ring::Setup{}};
+    ExactReceive() {
+        std::memset(buf, '#', N);
+        submit_exact(ring, ours(), buf, N);
+    }
+    int ours() const { return sockets.first.get(); }
+    int peer() const { return sockets.second.get(); }
+};
 
 std::string pattern(std::size_t n) {
     std::string s(n, '\0');
@@ -72,31 +73,26 @@ std::string pattern(std::size_t n) {
 
 TEST_CASE("a record sent in two parts with a pause arrives in one CQE, whole", "[exercise][ch06]") {
     IOLADDER_NEEDS_URING();
-    char buf[16];
-    std::memset(buf, '#', sizeof buf);
-    auto [ours, peer] = stream_pair();
-    Ring ring(Ring::Setup{});
-    submit_exact(ring, ours.get(), buf, sizeof buf);
-
-    send_all(peer.get(), "0123456");
-    std::vector<io_uring_cqe> early = collect(ring, 1, 150);
+    ExactReceive<16> t;
+    send_all(t.peer(), "0123456");
+    std::vector<io_uring_cqe> early = collect(t.ring, 1, 150);
     {
         INFO("after 7 of the 16 bytes: " << describe(early));
         INFO("a CQE now means the receive ended short, or the SQE was not a receive at all");
         CHECK(early.empty());
     }
 
-    send_all(peer.get(), "789abcdefTAIL"); // the record's last 9 bytes, and 4 of the next
-    std::vector<io_uring_cqe> got = collect(ring, 1);
+    send_all(t.peer(), "789abcdefTAIL"); // the record's last 9 bytes, and 4 of the next
+    std::vector<io_uring_cqe> got = collect(t.ring, 1);
     got.insert(got.begin(), early.begin(), early.end());
     INFO("in all: " << describe(got));
     REQUIRE(got.size() == 1);
     CHECK(got[0].user_data == kTag);
     CHECK(got[0].res == 16);
-    CHECK(bytes(buf, sizeof buf) == "0123456789abcdef");
+    CHECK(bytes(t.buf, sizeof t.buf) == "0123456789abcdef");
     char rest[8];
     INFO("the bytes after the record stay in the socket for the next receive");
-    REQUIRE(::recv(ours.get(), rest, sizeof rest, MSG_DONTWAIT) == 4);
+    REQUIRE(::recv(t.ours(), rest, sizeof rest, MSG_DONTWAIT) == 4);
     CHECK(bytes(rest, 4) == "TAIL");
 }
 
@@ -136,37 +132,31 @@ TEST_CASE("a megabyte over TCP arrives in one CQE, however many segments it take
 TEST_CASE("a peer that closes early completes the receive with the bytes that did arrive",
           "[exercise][ch06]") {
     IOLADDER_NEEDS_URING();
-    char buf[10];
-    std::memset(buf, '#', sizeof buf);
-    auto [ours, peer] = stream_pair();
-    Ring ring(Ring::Setup{});
-    submit_exact(ring, ours.get(), buf, sizeof buf);
-    send_all(peer.get(), "abc");
-    std::vector<io_uring_cqe> got = collect(ring, 1, 50);
-    send_all(peer.get(), "de");
-    std::vector<io_uring_cqe> more = collect(ring, 1, 50);
+    ExactReceive<10> t;
+    send_all(t.peer(), "abc");
+    std::vector<io_uring_cqe> got = collect(t.ring, 1, 50);
+    send_all(t.peer(), "de");
+    std::vector<io_uring_cqe> more = collect(t.ring, 1, 50);
     got.insert(got.end(), more.begin(), more.end());
-    ::shutdown(peer.get(), SHUT_WR); // FIN: 5 of the 10 bytes will ever come
-    more = collect(ring, 1);
+    ::shutdown(t.peer(), SHUT_WR); // FIN: 5 of the 10 bytes will ever come
+    more = collect(t.ring, 1);
     got.insert(got.end(), more.begin(), more.end());
     INFO(describe(got));
     REQUIRE(got.size() == 1);
     CHECK(got[0].user_data == kTag);
     CHECK(got[0].res == 5);
-    CHECK(bytes(buf, 5) == "abcde");
+    CHECK(bytes(t.buf, 5) == "abcde");
 }
 
 TEST_CASE("one multishot receive posts a CQE per arrival, each in a buffer from the group",
           "[exercise][ch06]") {
     IOLADDER_NEEDS_URING();
-    if (auto why = too_old(6, 0, "a multishot receive")) IOLADDER_SKIP(*why);
     auto [ours, peer] = stream_pair();
     Ring ring(Ring::Setup{});
     Buffers buffers(8, 64);
     constexpr uint16_t kGroup = 7;
-    if (!buffers.provide_to_kernel(ring, kGroup))
-        IOLADDER_SKIP(std::string("a provided-buffer ring (Linux 5.19): ") + std::strerror(errno));
-    io_uring_sqe* s = sqe_from(ring);
+    if (auto why = no_multishot_recv(ring, buffers, kGroup)) IOLADDER_SKIP(*why);
+    io_uring_sqe* s = next_sqe(ring);
     STEP("prep_recv_multishot");
     prep_recv_multishot(s, ours.get(), kGroup, kTag);
     REQUIRE(ring.submit() >= 0);

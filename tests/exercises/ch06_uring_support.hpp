@@ -3,13 +3,16 @@
 //   IOLADDER_NEEDS_URING()     skips the test case, with the reason, where
 //                              io_uring_setup fails (seccomp, sysctl, old kernel)
 //   too_old(6, 0, "...")       the reason to skip on a kernel older than 6.0
+//   no_multishot_recv(...)     the reason to skip a multishot receive, if any
 //   collect(ring, n, ms)       reaps CQEs until n are in or ms have passed
+//   stream_pair(), next_sqe()  an AF_UNIX stream pair; a free SQE
 //   AccessLog                  records, in order, every access the code under
 //                              test makes to a few pages of memory
 #pragma once
 
+#include "buffers.hpp" // chapters/06-uring/
 #include "catch_compat.hpp"
-#include "ring.hpp" // chapters/06-uring/
+#include "ring.hpp"
 #include "support.hpp"
 
 #include <cerrno>
@@ -17,6 +20,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <initializer_list>
 #include <optional>
 #include <poll.h>
@@ -25,10 +29,12 @@
 #include <sys/utsname.h>
 #include <system_error>
 #include <ucontext.h>
+#include <utility>
 #include <vector>
 
 namespace ioladder::test::uring {
 
+using ioladder::uring::Buffers;
 using ioladder::uring::Ring;
 
 // Why no ring can be made here, or nothing when one can.
@@ -56,6 +62,29 @@ inline std::optional<std::string> too_old(int major, int minor, const std::strin
     if (have_major > major || (have_major == major && have_minor >= minor)) return std::nullopt;
     return what + " needs Linux " + std::to_string(major) + "." + std::to_string(minor) +
            "; this kernel is " + u.release;
+}
+
+// Hands `buffers` to the kernel as buffer group `group` of `ring`; the
+// reason a multishot receive from it cannot run here, or nothing.
+inline std::optional<std::string> no_multishot_recv(Ring& ring, Buffers& buffers, uint16_t group) {
+    if (auto why = too_old(6, 0, "a multishot receive")) return why;
+    if (!buffers.provide_to_kernel(ring, group))
+        return std::string("a provided-buffer ring (Linux 5.19): ") + std::strerror(errno);
+    return std::nullopt;
+}
+
+// A connected AF_UNIX stream pair (blocking: the ring never blocks on it).
+inline std::pair<Fd, Fd> stream_pair() {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fail_errno("socketpair");
+    return {Fd(sv[0]), Fd(sv[1])};
+}
+
+// A free SQE (zeroed), or a failed test.
+inline io_uring_sqe* next_sqe(Ring& ring) {
+    io_uring_sqe* s = ring.get_sqe();
+    REQUIRE(s != nullptr);
+    return s;
 }
 
 // Submits what is pending and reaps CQEs (copies) until `n` are in or `ms`
