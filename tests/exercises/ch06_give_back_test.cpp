@@ -239,6 +239,7 @@ TEST_CASE("the tail is published by one store, after every entry it covers has b
         AccessLog watch({{m, PROT_READ, tail, 2}}); // every write logged, with the tail after it
         give(ring, batch);
         log = watch.accesses();
+        REQUIRE_FALSE(watch.overflowed()); // more accesses than the log holds
     }
     std::string seen;
     int changes = 0;

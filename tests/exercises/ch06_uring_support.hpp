@@ -180,6 +180,7 @@ class AccessLog {
         return state().overflowed;
     }
 
+    // The page size on x86-64.
     static std::size_t page_size() {
         return 4096;
     }

@@ -20,8 +20,8 @@
 // them orders the entries around it (see "ordering" in ring.cpp): load tail
 // with acquire before reading the CQEs below it; store head with release
 // after reading the CQEs it frees. One store per call, whatever the count,
-// and none when nothing was taken: head shares a cache line with the
-// kernel's side of the ring, and every store to it costs a transfer.
+// and none when nothing was taken: the kernel reads head from its own CPU,
+// and every store to it makes that CPU fetch the cache line again.
 #pragma once
 
 #include <cstddef>
