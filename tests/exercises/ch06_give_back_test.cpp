@@ -112,8 +112,7 @@ struct Rig {
 // datagram into the next buffer of the ring, or fails with -ENOBUFS.
 std::vector<io_uring_cqe> receive(Ring& ring, int fd, unsigned n) {
     for (unsigned i = 1; i <= n; ++i) {
-        io_uring_sqe* s = ring.get_sqe();
-        REQUIRE(s != nullptr);
+        io_uring_sqe* s = next_sqe(ring);
         s->opcode = IORING_OP_RECV;
         s->fd = fd;
         s->flags = IOSQE_BUFFER_SELECT;
