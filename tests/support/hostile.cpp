@@ -859,7 +859,9 @@ Outcome sigterm_closes_every_fd(const std::string& server) {
     figure(server,
            "fds_open_at_exit=[" + list + "] syscalls_traced=" + std::to_string(t.calls.size()));
     INFO("trace kept at " << trace_path);
-    CHECK(!t.signals.empty());
+    // The SIGTERM is in the trace: delivered to a handler ("--- SIGTERM"), or
+    // taken by sigwait() in a thread (rt_sigtimedwait returns it, chapter 04).
+    CHECK((!t.signals.empty() || t.has_call("rt_sigtimedwait")));
     CHECK(t.has_text("SIGTERM"));
     CHECK(left.empty());
     if (left.empty()) std::remove(trace_path.c_str());
