@@ -235,8 +235,12 @@ std::vector<ServerInfo> load_server_list(const std::string& file) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         std::istringstream words(line);
         ServerInfo s;
-        if (!(words >> s.chapter >> s.dir >> s.name >> s.proto >> s.path) ||
-            (s.proto != "tcp" && s.proto != "udp"))
+        bool ok = static_cast<bool>(words >> s.chapter >> s.dir >> s.name >> s.proto >> s.path);
+        if (ok && s.path.rfind("via=", 0) == 0) {
+            s.via = s.path.substr(4);
+            ok = static_cast<bool>(words >> s.path);
+        }
+        if (!ok || (s.proto != "tcp" && s.proto != "udp"))
             throw std::runtime_error(file + ":" + std::to_string(number) +
                                      ": expected 'chapter dir name tcp|udp path [args...]', got '" +
                                      line + "'");
