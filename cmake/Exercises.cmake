@@ -187,6 +187,11 @@ function(_ioladder_exercise_build prefix i source suffix exe_out)
   add_library(${lib} STATIC "${source}")
   get_filename_component(dir "${${prefix}_${i}_HEADER}" DIRECTORY)
   target_include_directories(${lib} PUBLIC "${dir}" "${PROJECT_SOURCE_DIR}/chapters/common")
+  # A chapter's own code for its exercises, where it has some (chapter 04:
+  # the kqueue API, natively or through the Linux teaching layer).
+  if(TARGET ioladder_${label})
+    target_link_libraries(${lib} PUBLIC ioladder_${label})
+  endif()
   if(IOLADDER_EXERCISES STREQUAL "stub")
     # The learner's work in progress: warnings in the stub's .cpp are shown
     # but do not stop the build (the untouched stubs are checked with -Werror
