@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <ctime>
 
+// [snippet: struct-kevent]
 struct kevent {
     uintptr_t ident;      // a descriptor, or a number naming a user event or timer
     short filter;         // EVFILT_*
@@ -61,6 +62,7 @@ struct kevent {
     int64_t data;         // filter data: a timer's period (in), counts (out)
     void* udata;          // the caller's, handed back unchanged with every event
 };
+// [/snippet]
 
 #define EV_SET(kevp, a, b, c, d, e, f)                                                             \
     do {                                                                                           \
