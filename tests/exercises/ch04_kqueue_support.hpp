@@ -3,6 +3,7 @@
 // teaching layer; on macOS and FreeBSD the real one.
 #pragma once
 
+#include "posix_compat.hpp" // before support.hpp: SOCK_NONBLOCK where missing (macOS)
 #include "support.hpp"
 
 #include <cstring>

@@ -1,5 +1,6 @@
 // harness.cpp: see harness.hpp.
 #include "harness.hpp"
+#include "posix_compat.hpp" // chapters/common: pipe2, SOCK_NONBLOCK where missing (macOS)
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -705,6 +706,13 @@ rlim_t raise_fd_limit(rlim_t want) {
     }
     getrlimit(RLIMIT_NOFILE, &rl);
     return rl.rlim_cur;
+}
+
+Availability proc_available() {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return {false, "needs Linux's /proc/<pid>/fd and status (not on this system)"};
+    closedir(d);
+    return {true, ""};
 }
 
 Availability fd_limit_at_least(rlim_t need) {

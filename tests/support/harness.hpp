@@ -199,6 +199,11 @@ struct Availability {
     std::string reason;
 };
 
+// ok when this system has Linux's /proc/<pid>/fd, where a server's descriptor
+// count and memory (rss_kib(), fd_count()) are read; macOS and FreeBSD (chapter
+// 04's native builds) usually do not.
+Availability proc_available();
+
 // Raises the soft RLIMIT_NOFILE toward `want` (never above the hard limit)
 // and returns the soft limit in force afterwards.
 rlim_t raise_fd_limit(rlim_t want);

@@ -4,6 +4,7 @@
 // state, and ends by stopping it and requiring exit code 0: a server that
 // crashed or hung during the case fails there even if every echo was right.
 #include "hostile.hpp"
+#include "posix_compat.hpp" // chapters/common: SOCK_CLOEXEC where missing (macOS)
 
 #include "harness.hpp"
 #include "strace.hpp"
@@ -416,6 +417,7 @@ Outcome tcp_half_close(const std::string& server) {
 // so RSS after round 2 may exceed RSS after round 1 only by noise (256 KiB +
 // 4 KiB per client).
 Outcome tcp_non_reading_clients_bounded_rss(const std::string& server) {
+    if (auto proc = proc_available(); !proc.ok) return proc.reason;
     const int clients = 1000;
     // Our 1000 sockets plus the server's 1000, each process under its limit.
     if (auto fds = fd_limit_at_least(clients + 128); !fds.ok) return fds.reason;
@@ -513,6 +515,7 @@ Outcome tcp_non_reading_clients_bounded_rss(const std::string& server) {
 }
 
 Outcome tcp_fd_count_back_to_baseline(const std::string& server) {
+    if (auto have = proc_available(); !have.ok) return have.reason;
     auto proc = start_server(server);
     require_tcp_echo(proc, "before the baseline"); // accept path warmed up
     // The warm-up connection is closed; wait for the server to close its end.
@@ -761,6 +764,7 @@ Outcome cli_port_taken(const std::string& server) {
 
 Outcome tcp_serves_beyond_fd_setsize(const std::string& server) {
     const int n = FD_SETSIZE + 100;
+    if (auto proc = proc_available(); !proc.ok) return proc.reason;
     if (auto fds = fd_limit_at_least(n + 200); !fds.ok) return fds.reason;
     auto proc = start_server(server);
     std::vector<TcpClient> conns;
