@@ -1,29 +1,17 @@
 // sys/event.h for Linux: the teaching layer of chapter 04.
 //
 // Linux has no kqueue. This header and kqueue_epoll.cpp give the chapter's
-// programs the part of the BSD/macOS API they use, built on epoll, eventfd
-// and timerfd, so the same sources build here and natively. CMake puts this
-// folder on the include path only where <sys/event.h> is missing; on macOS
-// and FreeBSD the programs get the real one. Names and numbers follow
-// FreeBSD's header. How each piece maps, in short:
-//
-//   kqueue()                    epoll_create1(EPOLL_CLOEXEC)
-//   kevent(changes, events)     one epoll_ctl per change, then epoll_wait
-//   EVFILT_READ / EVFILT_WRITE  EPOLLIN|EPOLLRDHUP|EPOLLPRI / EPOLLOUT, in one
-//                               registration per descriptor (epoll has one)
-//   EV_CLEAR                    EPOLLET
-//   EV_ONESHOT                  EPOLLONESHOT when every filter of the
-//                               descriptor is oneshot; otherwise the layer
-//                               removes the filter after delivering it
-//   EVFILT_USER                 an eventfd; NOTE_TRIGGER writes 1 to it
-//   EVFILT_TIMER                a timerfd; its count is read into `data`
-//   EV_EOF, fflags              EPOLLRDHUP/EPOLLHUP; the error from SO_ERROR
+// programs the part of the BSD/macOS API they use, on epoll, eventfd and
+// timerfd, so the same sources build here and natively. CMake puts this
+// folder on the include path only where <sys/event.h> is missing. Names and
+// numbers follow FreeBSD's header; book/04-kqueue.md has the mapping table.
 //
 // What it does NOT model (a change that asks for it fails with EINVAL, in
 // EV_ERROR like any other error, unless said otherwise):
-//   - Filters other than the four above (EVFILT_SIGNAL, EVFILT_PROC,
-//     EVFILT_VNODE, EVFILT_AIO, ...), EV_DISPATCH, NOTE_LOWAT, NOTE_ABSTIME,
-//     and EV_ENABLE/EV_DISABLE on EVFILT_USER and EVFILT_TIMER.
+//   - Filters other than EVFILT_READ, EVFILT_WRITE, EVFILT_USER and
+//     EVFILT_TIMER (no EVFILT_SIGNAL, EVFILT_PROC, EVFILT_VNODE, ...);
+//     EV_ENABLE, EV_DISABLE, EV_DISPATCH; NOTE_LOWAT; timer units other than
+//     milliseconds (NOTE_SECONDS and the rest are not even defined).
 //   - A descriptor whose read and write filters disagree on EV_CLEAR: epoll's
 //     EPOLLET covers the whole registration, kqueue's EV_CLEAR one filter.
 //   - `data` where only another system call could tell it. EVFILT_READ
@@ -42,10 +30,11 @@
 //     change names that number. If the descriptor was duplicated (dup(),
 //     fork()), epoll keeps the registration (epoll(7), Q6); the layer then
 //     ignores its reports, but cannot remove it.
-//   - Timeouts are rounded up to whole milliseconds. A kqueue is inherited
-//     by fork() children here; it is not on BSD.
+//   - Timeouts are rounded up to whole milliseconds, and a kevent() with a
+//     timeout may return 0 early when every report was for a registration
+//     changed since. A kqueue is inherited by fork() here; not on BSD.
 //   - One epoll report can become two kevents (read and write), so one call
-//     hands out at most about nevents / 2 epoll reports.
+//     hands out at most nevents / 2 epoll reports.
 // kevent() may be called from several threads at once (one lock, not held
 // while waiting), which is what an EVFILT_USER waker needs.
 #pragma once
@@ -84,8 +73,8 @@ struct kevent {
 // Actions and flags.
 #define EV_ADD 0x0001      // add the filter, or change it if it exists
 #define EV_DELETE 0x0002   // remove it (ENOENT if there is none)
-#define EV_ENABLE 0x0004   // report it again
-#define EV_DISABLE 0x0008  // keep it but do not report it
+#define EV_ENABLE 0x0004   // (not modelled)
+#define EV_DISABLE 0x0008  // (not modelled)
 #define EV_ONESHOT 0x0010  // deliver once, then delete
 #define EV_CLEAR 0x0020    // reset the state after delivery: edge triggering
 #define EV_RECEIPT 0x0040  // always answer this change with an EV_ERROR event
@@ -102,11 +91,8 @@ struct kevent {
 #define NOTE_FFLAGSMASK 0x00ffffff
 #define NOTE_TRIGGER 0x01000000
 
-// EVFILT_TIMER units for `data` (milliseconds when none is given)
-#define NOTE_SECONDS 0x00000001
+// EVFILT_TIMER: `data` is in milliseconds (the default; no other unit here)
 #define NOTE_MSECONDS 0x00000002
-#define NOTE_USECONDS 0x00000004
-#define NOTE_NSECONDS 0x00000008
 
 extern "C" {
 int kqueue(void);
