@@ -36,93 +36,40 @@ IOLADDER_HOSTILE_SUITE("ch04", "echo_udp_kqueue", udp)
 IOLADDER_HOSTILE_SUITE("ch04", "echo_tcp_kqueue", tcp)
 IOLADDER_HOSTILE_SUITE("ch04", "echo_tcp_kqueue_level", tcp)
 
-TEST_CASE("every ch04 server's --help says it runs on kqueue", "[ch04][cli]") {
-    for (const auto& s : servers_of_chapter("ch04")) {
-        INFO(s.name);
-        RunResult help = run_program({s.path, "--help"});
-        CHECK(help.exit_code == 0);
-        CHECK(help.out.find("kqueue") != std::string::npos);
-    }
-    CHECK(servers_of_chapter("ch04").size() == 3);
-}
-
 TEST_CASE("echo_tcp_kqueue serves more connections than FD_SETSIZE at once", "[ch04][fd_setsize]") {
     if (auto skip = hostile::tcp_serves_beyond_fd_setsize("echo_tcp_kqueue")) IOLADDER_SKIP(*skip);
 }
 
 // ---- data and FIN, data behind an urgent mark, in one event -------------------
 
-namespace {
-
-// The server is stopped (SIGSTOP) while the client sends its last bytes and
-// its FIN, so that one read event reports both: EV_EOF, with the bytes
-// before the FIN counted in `data`. The server reads those and closes; it
-// must not wait for more, nor stop before the last byte.
-void check_data_and_fin_in_one_event(const std::string& name) {
-    auto proc = ServerProcess::start(find_server(name));
-    for (int round = 0; round < 5; ++round) {
-        TcpClient client(proc.port());
-        client.send_all("hello;");
-        REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
-        REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
-        const std::string last = "last words before the FIN, round " + std::to_string(round);
-        client.send_all(last);
-        client.shutdown_write();
-        std::this_thread::sleep_for(milliseconds(50)); // both are queued
-        REQUIRE(kill(proc.pid(), SIGCONT) == 0);
-        INFO(name << " round " << round);
-        REQUIRE(client.recv_until_eof(seconds(5)) == last);
-    }
-    int code = proc.stop();
-    INFO(name << " stderr:\n" << proc.stderr_text());
-    CHECK(code == 0);
-}
-
-// recv() stops short at a TCP urgent mark with data behind it (tcp(7)). The
-// urgent byte itself is not inline (no SO_OOBINLINE), so the echo is the
-// ordinary bytes around it.
-void check_urgent_mark_in_one_event(const std::string& name) {
-    auto proc = ServerProcess::start(find_server(name));
-    TcpClient client(proc.port());
-    client.send_all("hello;");
-    REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
-    REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
-    const std::string before(100, 'b'), after(100, 'a');
-    client.send_all(before);
-    REQUIRE(send(client.fd(), "!", 1, MSG_OOB) == 1);
-    client.send_all(after);
-    std::this_thread::sleep_for(milliseconds(50));
-    REQUIRE(kill(proc.pid(), SIGCONT) == 0);
-    CHECK(client.recv_exact(before.size() + after.size(), seconds(5)) == before + after);
-    client.shutdown_write();
-    CHECK(client.recv_until_eof(seconds(5)).empty());
-    int code = proc.stop();
-    INFO(name << " stderr:\n" << proc.stderr_text());
-    CHECK(code == 0);
-}
-
-} // namespace
+// The server is stopped while the client sends its last bytes and its FIN
+// (or bytes around an urgent mark), so one read event reports them: EV_EOF
+// with the bytes before the FIN counted in `data`, or (natively) a count
+// that takes in the bytes past the mark. The checks are chapter 03's
+// (hostile.hpp).
+using ioladder::test::hostile::check_data_and_fin_in_one_wakeup;
+using ioladder::test::hostile::check_urgent_mark_in_one_wakeup;
 
 TEST_CASE("echo_tcp_kqueue echoes the data and closes when data and FIN arrive in one event",
           "[ch04][eof]") {
-    check_data_and_fin_in_one_event("echo_tcp_kqueue");
+    check_data_and_fin_in_one_wakeup("echo_tcp_kqueue");
 }
 
 TEST_CASE("echo_tcp_kqueue_level echoes the data and closes when data and FIN arrive in one "
           "event",
           "[ch04][eof]") {
-    check_data_and_fin_in_one_event("echo_tcp_kqueue_level");
+    check_data_and_fin_in_one_wakeup("echo_tcp_kqueue_level");
 }
 
 TEST_CASE("echo_tcp_kqueue echoes the bytes behind an urgent mark that arrived in the same event",
           "[ch04][eof]") {
-    check_urgent_mark_in_one_event("echo_tcp_kqueue");
+    check_urgent_mark_in_one_wakeup("echo_tcp_kqueue");
 }
 
 TEST_CASE("echo_tcp_kqueue_level echoes the bytes behind an urgent mark that arrived in the "
           "same event",
           "[ch04][eof]") {
-    check_urgent_mark_in_one_event("echo_tcp_kqueue_level");
+    check_urgent_mark_in_one_wakeup("echo_tcp_kqueue_level");
 }
 
 // ---- under strace: the kqueue calls as epoll calls ---------------------------
@@ -296,19 +243,7 @@ Outcome check_backpressure(const std::string& name, bool edge) {
         TcpClient flooder(proc.port());
         std::string chunk = pattern_bytes(11, 64 * 1024);
         chunk.replace(0, 9, "flood-go;");
-        auto quiet_since = std::chrono::steady_clock::now();
-        while (std::chrono::steady_clock::now() - quiet_since < milliseconds(300)) {
-            size_t n = flooder.send_some(chunk);
-            if (n > 0) {
-                flood += chunk.substr(0, n);
-                std::rotate(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n),
-                            chunk.end());
-                quiet_since = std::chrono::steady_clock::now();
-            } else {
-                std::this_thread::sleep_for(milliseconds(5));
-            }
-            REQUIRE(flood.size() < 256u * 1024 * 1024); // a server that never pushes back
-        }
+        flood = hostile::flood_until_stall(flooder, chunk, milliseconds(300));
         flooder.shutdown_write();
         REQUIRE(flooder.recv_until_eof(seconds(20)) == flood);
         reader.send_all(ping);

@@ -21,11 +21,12 @@ IOLADDER_ENUM_NAMES(ioladder::ch04::ReadEnd, wait, finished, reset, failed)
 
 namespace {
 
+// n bytes that show a byte out of place: the alphabet, shifted every 26.
 std::string pattern(std::size_t n) {
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; ++i)
-        s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
-    return s;
+    std::string s;
+    while (s.size() < n)
+        s += std::string("abcdefghijklmnopqrstuvwxyz").substr(s.size() / 26 % 26);
+    return s.substr(0, n);
 }
 
 // A TCP connection over loopback: `client` blocking, `server` non-blocking

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -21,6 +22,7 @@
 #include <sstream>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -788,6 +790,63 @@ Outcome tcp_serves_beyond_fd_setsize(const std::string& server) {
     conns.clear();
     CHECK(proc.stop() == 0);
     return {};
+}
+
+void check_data_and_fin_in_one_wakeup(const std::string& server) {
+    auto proc = start_server(server);
+    for (int round = 0; round < 5; ++round) {
+        TcpClient client(proc.port());
+        client.send_all("hello;"); // accepted and served before the stop
+        REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
+        REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
+        const std::string last = "last words before the FIN, round " + std::to_string(round);
+        client.send_all(last);
+        client.shutdown_write();
+        std::this_thread::sleep_for(milliseconds(50)); // both are queued
+        REQUIRE(kill(proc.pid(), SIGCONT) == 0);
+        INFO(server << " round " << round);
+        REQUIRE(client.recv_until_eof(seconds(5)) == last);
+    }
+    int code = proc.stop();
+    INFO(server << " stderr:\n" << proc.stderr_text());
+    CHECK(code == 0);
+}
+
+void check_urgent_mark_in_one_wakeup(const std::string& server) {
+    auto proc = start_server(server);
+    TcpClient client(proc.port());
+    client.send_all("hello;");
+    REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
+    REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
+    const std::string before(100, 'b'), after(100, 'a');
+    client.send_all(before);
+    REQUIRE(send(client.fd(), "!", 1, MSG_OOB) == 1);
+    client.send_all(after);
+    std::this_thread::sleep_for(milliseconds(50)); // all queued
+    REQUIRE(kill(proc.pid(), SIGCONT) == 0);
+    CHECK(client.recv_exact(before.size() + after.size(), seconds(5)) == before + after);
+    client.shutdown_write();
+    CHECK(client.recv_until_eof(seconds(5)).empty());
+    int code = proc.stop();
+    INFO(server << " stderr:\n" << proc.stderr_text());
+    CHECK(code == 0);
+}
+
+std::string flood_until_stall(TcpClient& client, std::string chunk, milliseconds quiet) {
+    std::string flood;
+    auto quiet_since = Clock::now();
+    while (Clock::now() - quiet_since < quiet) {
+        size_t n = client.send_some(chunk);
+        if (n > 0) {
+            flood += chunk.substr(0, n);
+            std::rotate(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n), chunk.end());
+            quiet_since = Clock::now();
+        } else {
+            std::this_thread::sleep_for(milliseconds(5));
+        }
+        REQUIRE(flood.size() < 256u * 1024 * 1024); // a server that never pushes back
+    }
+    return flood;
 }
 
 double TracedEcho::per(const std::string& name) const {
