@@ -35,6 +35,8 @@ class ReasonWaker {
 
     // 0, or the errno of the constructor's kevent().
     int error() const { return error_; }
+    int kq() const { return kq_; }
+    uintptr_t ident() const { return ident_; }
 
     // Wakes the loop, from any thread, adding `reasons` (bits within
     // NOTE_FFLAGSMASK; 0 is allowed) to those the loop will see. Wakes that
