@@ -306,18 +306,22 @@ int main(int argc, char** argv) {
     Options opt = parse_options(
         argc, argv, "TCP echo server on kqueue (EV_CLEAR; --level without).",
         {Option::Flag("--level", &level, "level-triggered filters instead of EV_CLEAR")});
-    int listener = open_bound_socket(opt, SOCK_STREAM);
-    Acceptor acceptor(listener);
     int kq = kqueue();
     if (kq < 0) die("kqueue");
     {
-        StopEvent stop(kq); // before the "listening on" line: a SIGTERM may follow it at once
-        KqueueServer server(kq, listener, acceptor, level);
-        announce(listener, "tcp");
-        server.run();
+        // First, so its thread waits for the signals well before the "listening
+        // on" line, after which a SIGTERM may come at once.
+        StopEvent stop(kq);
+        int listener = open_bound_socket(opt, SOCK_STREAM);
+        Acceptor acceptor(listener);
+        {
+            KqueueServer server(kq, listener, acceptor, level);
+            announce(listener, "tcp");
+            server.run();
+        }
+        close(listener);
     }
     close(kq);
-    close(listener);
     IOLADDER_LOG("shut down");
     return 0;
 }

@@ -40,11 +40,11 @@ using ioladder::ch04::StopEvent;
 int main(int argc, char** argv) {
     Options opt =
         parse_options(argc, argv, "UDP echo server on kqueue (EV_CLEAR) with a 64-datagram queue.");
-    const int sock = open_bound_socket(opt, SOCK_DGRAM);
     int kq = kqueue();
     if (kq < 0) die("kqueue");
     {
-        StopEvent stop(kq);
+        StopEvent stop(kq); // first: its thread waits for the signals before any client comes
+        const int sock = open_bound_socket(opt, SOCK_DGRAM);
         ChangeList changes;
         // [snippet: register]
         // Two filters, added once. Nothing is asked of the kernel yet: the
@@ -82,9 +82,9 @@ int main(int argc, char** argv) {
         }
         // [/snippet]
         send_datagrams(sock, queue); // one last try for what is queued; no waiting
+        close(sock);
     }
     close(kq);
-    close(sock);
     IOLADDER_LOG("shut down");
     return 0;
 }
