@@ -219,7 +219,14 @@ class KqueueServer {
         if (ev.filter == EVFILT_TIMER) { // no timer: wait with a timeout instead
             timer_failed_ = true;
         } else if (ev.ident == static_cast<uintptr_t>(listener_)) {
-            if (ev.flags == EV_ERROR && level_) backoff(); // try the listener again later
+            // EV_CLEAR: its one registration, at start-up; nothing to serve
+            // without it. --level: an EV_ADD or EV_DELETE around a back-off,
+            // tried again after another one.
+            if (!level_) {
+                errno = err;
+                die("kevent: the listener's registration");
+            }
+            backoff();
         } else if (auto* c = static_cast<KqConnection*>(ev.udata); c && !c->closed) {
             warn("kevent: a change for %s failed: %s; closing it", c->name.c_str(),
                  std::strerror(err));
@@ -280,7 +287,8 @@ class KqueueServer {
         for (int fd : closed_)
             conns_.erase(fd);
         closed_.clear();
-        // Only reached without a timer: wait with a timeout instead.
+        // Without a back-off timer (its EV_ADD failed) the loop waits with a
+        // timeout instead, and comes here when the back-off is over.
         if (timer_failed_ && !acceptor_.backing_off()) resume_accepting();
     }
 
