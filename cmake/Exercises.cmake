@@ -187,6 +187,11 @@ function(_ioladder_exercise_build prefix i source suffix exe_out)
   add_library(${lib} STATIC "${source}")
   get_filename_component(dir "${${prefix}_${i}_HEADER}" DIRECTORY)
   target_include_directories(${lib} PUBLIC "${dir}" "${PROJECT_SOURCE_DIR}/chapters/common")
+  # A chapter's own library, when it has one (chapter 06's ring wrapper): the
+  # exercise and its tests use the code the chapter teaches.
+  if(label STREQUAL "ch06" AND TARGET ioladder_ring)
+    target_link_libraries(${lib} PUBLIC ioladder_ring)
+  endif()
   if(IOLADDER_EXERCISES STREQUAL "stub")
     # The learner's work in progress: warnings in the stub's .cpp are shown
     # but do not stop the build (the untouched stubs are checked with -Werror

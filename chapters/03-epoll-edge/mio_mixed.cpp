@@ -133,10 +133,9 @@ int main(int argc, char** argv) {
     while (!stop && (max_ticks == 0 || timer_wakeups < max_ticks)) {
         epoll_event events[8];
         int n = epoll_wait(epfd, events, 8, -1);
-        if (n < 0) {
-            if (errno == EINTR) continue; // the handler ran here; its wake is pending
-            die("epoll_wait");
-        }
+        if (n < 0 && errno != EINTR) die("epoll_wait");
+        // EINTR: the handler ran here and its wake is pending; n < 0 skips the
+        // loop below and we wait again.
         for (int i = 0; i < n; ++i) {
             if (events[i].data.fd == waker.fd()) {
                 stop = stop_signal.requested(); // the reasons, after the wait; no read

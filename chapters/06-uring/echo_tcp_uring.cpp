@@ -41,6 +41,7 @@
 #include <memory>
 #include <sys/socket.h>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 using namespace ioladder;
@@ -61,14 +62,16 @@ struct Connection {
         unsigned offset, length;
     };
     std::vector<Chunk> queue;
-    int recv_id = -1;        // single shot: the buffer the recv in flight fills
-    bool recv_armed = false; // a recv is in flight (multishot or not)
-    bool sending = false;    // a send is in flight: at most one, to keep the order
-    bool eof = false;        // the client sent FIN
-    bool failed = false;     // reset, or another error: close as soon as we can
-    bool cancelling = false; // cancels for its operations are submitted
-    int in_flight = 0;       // operations the kernel holds
-    msghdr msg{};            // owned by the send in flight, like its buffers
+    int recv_id = -1;             // single shot: the buffer the recv in flight fills
+    bool recv_armed = false;      // a recv is in flight (multishot or not)
+    bool sending = false;         // a send is in flight: at most one, to keep the order
+    bool eof = false;             // the client sent FIN
+    bool failed = false;          // reset, or another error: close as soon as we can
+    bool cancelling = false;      // cancels for its operations are submitted
+    bool starved = false;         // reading stopped: every buffer waits to be sent
+    bool waiting_to_send = false; // in to_send_, for after_batch()
+    int in_flight = 0;            // operations the kernel holds
+    msghdr msg{};                 // owned by the send in flight, like its buffers
     iovec iov[kBuffers]{};
 };
 // [/snippet]
@@ -83,10 +86,7 @@ class Server {
     }
 
     void run() {
-        while (!loop_.stopping()) {
-            loop_.submit_and_wait();
-            loop_.ring().for_each_cqe([this](const io_uring_cqe& cqe) { dispatch(cqe); });
-        }
+        loop_.run([this](const io_uring_cqe& cqe) { dispatch(cqe); }, [this] { after_batch(); });
         shut_down();
     }
 
@@ -101,10 +101,9 @@ class Server {
             return on_send(*owner_of<Connection>(cqe.user_data), cqe);
         case kTimer:
             return arm_accept();
-        case kStop:
-            return loop_.on_stop();
-        case kCancel:
-            return; // the cancelled recv reports on its own
+        case kCancel: // the cancelled operation reports on its own
+        case kStop:   // the loop's
+            return;
         }
     }
 
@@ -186,7 +185,7 @@ class Server {
             s->ioprio = IORING_RECV_MULTISHOT; // 6.0
         } else {
             int id = c.buffers.take();
-            if (id < 0) return; // all 16 wait to be sent: stop reading (backpressure)
+            if (id < 0) return stop_reading(c); // all 16 wait to be sent
             s = loop_.sqe();
             s->opcode = IORING_OP_RECV;
             s->fd = c.fd;
@@ -197,6 +196,16 @@ class Server {
         s->user_data = tag(&c, kRecv);
         c.recv_armed = true;
         ++c.in_flight;
+        if (c.starved) IOLADDER_LOG("fd %d: buffers came back, reading again", c.fd);
+        c.starved = false;
+    }
+
+    // Backpressure: the client's data stays in the kernel's socket buffer,
+    // and once that is full, TCP tells the client to stop sending.
+    void stop_reading(Connection& c) {
+        if (!c.starved)
+            IOLADDER_LOG("fd %d: all %u buffers wait to be sent, reading stops", c.fd, kBuffers);
+        c.starved = true;
     }
 
     void on_recv(Connection& c, const io_uring_cqe& cqe) {
@@ -210,13 +219,16 @@ class Server {
         if (cqe.res > 0) {
             c.queue.push_back({static_cast<uint16_t>(id), 0, static_cast<unsigned>(cqe.res)});
             IOLADDER_LOG("fd %d: received %d bytes into buffer %d", c.fd, cqe.res, id);
-            send_queued(c);
+            send_later(c);
         } else {
             if (!c.buffers.kernel_picks() && id >= 0) c.buffers.give_back(id); // unused
             if (cqe.res == 0) {
                 c.eof = true; // FIN: echo what is queued, then close
+            } else if (cqe.res == -ENOBUFS && c.queue.size() == kBuffers) {
+                stop_reading(c); // on_send submits the recv again
             } else if (cqe.res == -ENOBUFS) {
-                // Every buffer waits to be sent; on_send submits the recv again.
+                // The ring was empty when the kernel looked, but a send
+                // completed earlier in this batch gave buffers back: read on.
             } else if (cqe.res == -EINVAL && c.buffers.kernel_picks()) {
                 warn("multishot recv is not supported here (EINVAL): single-shot from now on");
                 multishot_ = false;
@@ -226,9 +238,10 @@ class Server {
                 c.failed = true;
             }
         }
-        // Multishot ended with data (the CQ overflowed, say) or EINVAL: go on
-        // reading. After -ENOBUFS on_send does it, once buffers come back.
-        if (!c.recv_armed && cqe.res != -ENOBUFS) arm_recv(c);
+        // Multishot ended with data (the CQ overflowed, say), EINVAL, or
+        // ENOBUFS with buffers back by now: go on reading. When every buffer
+        // still waits, on_send does it once one comes back.
+        if (!c.recv_armed && !c.starved) arm_recv(c);
         finish_if_done(c);
     }
     // [/snippet]
@@ -236,20 +249,44 @@ class Server {
     // ---- sending ---------------------------------------------------------
 
     // [snippet: send]
-    // One sendmsg for everything queued, gathered from the buffers in order.
+    // Sends are made once per batch of completions, after all of them: by
+    // then every chunk the batch brought in is queued, and one send takes
+    // them all. A connection waits in to_send_ until then.
+    void send_later(Connection& c) {
+        if (c.waiting_to_send) return;
+        c.waiting_to_send = true;
+        to_send_.push_back(&c);
+    }
+
+    void after_batch() {
+        for (Connection* c : std::exchange(to_send_, {})) {
+            c->waiting_to_send = false;
+            send_queued(*c);
+            finish_if_done(*c);
+        }
+    }
+
+    // One send for everything queued: a plain send for one chunk, a sendmsg
+    // gathering the chunks in order for more.
     void send_queued(Connection& c) {
         if (c.sending || c.queue.empty() || c.failed) return;
         size_t n = 0;
         for (const auto& chunk : c.queue)
             c.iov[n++] = {c.buffers.data(chunk.id) + chunk.offset, chunk.length};
-        c.msg = {};
-        c.msg.msg_iov = c.iov;
-        c.msg.msg_iovlen = n;
         io_uring_sqe* s = loop_.sqe();
-        s->opcode = IORING_OP_SENDMSG;
         s->fd = c.fd;
-        s->addr = reinterpret_cast<uint64_t>(&c.msg);
         s->msg_flags = MSG_NOSIGNAL;
+        if (n == 1) {
+            s->opcode = IORING_OP_SEND;
+            s->addr = reinterpret_cast<uint64_t>(c.iov[0].iov_base);
+            s->len = static_cast<unsigned>(c.iov[0].iov_len);
+        } else {
+            c.msg = {};
+            c.msg.msg_iov = c.iov;
+            c.msg.msg_iovlen = n;
+            s->opcode = IORING_OP_SENDMSG;
+            s->addr = reinterpret_cast<uint64_t>(&c.msg);
+        }
         s->user_data = tag(&c, kSend);
         c.sending = true;
         ++c.in_flight;
@@ -275,8 +312,8 @@ class Server {
             c.queue.front().offset += sent;
             c.queue.front().length -= sent;
         }
-        send_queued(c);
-        arm_recv(c); // buffers came back: read again if the recv had stopped
+        send_later(c); // the rest, if the send was short
+        arm_recv(c);   // buffers came back: read again if the recv had stopped
         finish_if_done(c);
     }
     // [/snippet]
@@ -289,7 +326,7 @@ class Server {
     // operations: a recv still in flight could write into a freed buffer.
     void finish_if_done(Connection& c) {
         bool done = c.failed || (c.eof && c.queue.empty());
-        if (!done) return;
+        if (!done || c.waiting_to_send) return; // after_batch() calls again
         if (c.in_flight > 0) {
             if (!c.cancelling) { // each ends with -ECANCELED, or with its result if first
                 if (c.recv_armed) cancel(tag(&c, kRecv));
@@ -336,6 +373,7 @@ class Server {
                 if (k == kRecv || k == kSend) dispatch(cqe);
                 if (k == kStop && cqe.res == -ETIME) expired = true;
             });
+            after_batch();
         }
         for (auto& entry : connections_) { // the kernel never answered: keep the memory
             close(entry.second->fd);
@@ -350,6 +388,7 @@ class Server {
     RateLimitedLog refused_{"accept"};
     RateLimitedLog failed_{"accept failed, retrying shortly"};
     std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+    std::vector<Connection*> to_send_; // sends to make after this batch
 };
 
 } // namespace

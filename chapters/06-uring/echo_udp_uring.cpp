@@ -62,25 +62,16 @@ class Server {
     }
 
     void run() {
-        while (!loop_.stopping()) {
-            loop_.submit_and_wait();
-            loop_.ring().for_each_cqe([this](const io_uring_cqe& cqe) { dispatch(cqe); });
-        }
+        loop_.run([this](const io_uring_cqe& cqe) { dispatch(cqe); }, [] {});
         shut_down();
     }
 
   private:
+    // Two kinds of completions: a datagram in, an echo out.
     void dispatch(const io_uring_cqe& cqe) {
-        switch (kind_of(cqe.user_data)) {
-        case kRecv:
-            return on_recv(cqe);
-        case kSend:
-            return on_send(cqe);
-        case kStop:
-            return loop_.on_stop();
-        default:
-            return;
-        }
+        Kind kind = kind_of(cqe.user_data);
+        if (kind == kRecv) on_recv(cqe);
+        if (kind == kSend) on_send(cqe);
     }
 
     // The slots may be freed only when the kernel holds none of them: cancel
@@ -156,7 +147,7 @@ class Server {
             if (cqe.res == -EINVAL && multishot) {
                 warn("multishot recvmsg is not supported here (EINVAL): single-shot from now on");
                 buffers_.unregister();
-            } else if (cqe.res != -ENOBUFS) { // ENOBUFS: all 64 slots wait; on_send re-arms
+            } else if (cqe.res != -ENOBUFS) {
                 IOLADDER_LOG("recvmsg: %s", std::strerror(-cqe.res));
             }
         } else if (multishot) {
@@ -165,7 +156,10 @@ class Server {
             uint16_t id = slot_id(cqe);
             echo(id, slots_[id].msg.msg_flags & MSG_TRUNC, cqe.res);
         }
-        if (cqe.res != -ENOBUFS) arm_recv();
+        // After -ENOBUFS, only if a slot came back since the kernel looked
+        // (a send completed earlier in this batch); otherwise on_send re-arms
+        // when one does.
+        if (cqe.res != -ENOBUFS || sends_ < kQueueSlots) arm_recv();
     }
 
     uint16_t slot_id(const io_uring_cqe& cqe) {

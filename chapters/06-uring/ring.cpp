@@ -147,6 +147,10 @@ unsigned Ring::sq_pending() const {
     return sqe_tail_ - load_acquire(sq_.head);
 }
 
+unsigned Ring::cq_ready() const {
+    return load_acquire(cq_.tail) - *cq_.head;
+}
+
 bool Ring::cq_overflow_pending() const {
     return load_acquire(sq_.flags) & IORING_SQ_CQ_OVERFLOW;
 }
@@ -158,6 +162,8 @@ int Ring::submit(unsigned wait_nr) {
     // counters: they wrap around 2^32 and are masked only to find a slot.)
     store_release(sq_.tail, sqe_tail_);
     unsigned to_submit = sq_pending(); // includes any a failed call left behind
+    // Completions already in the CQ need no wait: reap those first.
+    if (cq_ready() >= wait_nr) wait_nr = 0;
     unsigned flags = 0;
     if (wait_nr > 0 || cq_overflow_pending()) flags |= IORING_ENTER_GETEVENTS;
     if (params_.flags & IORING_SETUP_SQPOLL) {

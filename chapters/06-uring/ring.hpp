@@ -86,6 +86,8 @@ class Ring {
 
     // SQEs written but not yet consumed by the kernel.
     unsigned sq_pending() const;
+    // CQEs waiting to be reaped.
+    unsigned cq_ready() const;
     // The kernel holds CQEs that did not fit (IORING_FEAT_NODROP): the next
     // submit() enters with IORING_ENTER_GETEVENTS to bring them in.
     bool cq_overflow_pending() const;

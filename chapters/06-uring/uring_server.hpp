@@ -58,7 +58,6 @@ class UringLoop {
     }
 
     Ring& ring() { return ring_; }
-    bool stopping() const { return stopping_; }
 
     // A free SQE. When the SQ is full, what is in it is submitted first.
     io_uring_sqe* sqe() {
@@ -86,8 +85,24 @@ class UringLoop {
     }
     // [/snippet]
 
-    // The shutdown pipe is one more operation: a poll for POLLIN, tagged kStop.
-    void on_stop() { stopping_ = true; }
+    // [snippet: run]
+    // The whole event loop of a proactor: submit, wait, hand each completion
+    // to its owner, then let the server act on the batch as a whole. The
+    // shutdown pipe's poll (tagged kStop) ends it.
+    template <class OnCompletion, class AfterBatch>
+    void run(OnCompletion&& on_completion, AfterBatch&& after_batch) {
+        while (!stopping_) {
+            submit_and_wait();
+            ring_.for_each_cqe([&](const io_uring_cqe& cqe) {
+                if (kind_of(cqe.user_data) == kStop)
+                    stopping_ = true;
+                else
+                    on_completion(cqe);
+            });
+            after_batch();
+        }
+    }
+    // [/snippet]
     long retries() const { return retries_; }
 
   private:
