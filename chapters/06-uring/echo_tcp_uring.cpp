@@ -39,6 +39,7 @@
 #include <cstring>
 #include <linux/time_types.h>
 #include <memory>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unordered_map>
 #include <utility>
@@ -100,7 +101,7 @@ class Server {
         case kSend:
             return on_send(*owner_of<Connection>(cqe.user_data), cqe);
         case kTimer:
-            return arm_accept();
+            return on_pause_over();
         case kCancel: // the cancelled operation reports on its own
         case kStop:   // the loop's
             return;
@@ -117,39 +118,63 @@ class Server {
         s->accept_flags = SOCK_CLOEXEC;
         if (multishot_) s->ioprio = IORING_ACCEPT_MULTISHOT; // 5.19
         s->user_data = tag(this, kAccept);
+        accept_armed_ = true;
     }
 
     void on_accept(const io_uring_cqe& cqe) {
         bool more = cqe.flags & IORING_CQE_F_MORE;
+        if (!more) accept_armed_ = false;
         if (cqe.res >= 0) {
             start(cqe.res);
         } else if (cqe.res == -EINVAL && multishot_) {
             multishot_ = false; // a kernel before 5.19
             warn("multishot accept is not supported here (EINVAL): single-shot from now on");
         } else if (cqe.res == -EMFILE || cqe.res == -ENFILE) {
-            // The connection is still queued: shed it, or we would be told
-            // again at once. If even that fails, wait a little.
-            if (!spare_.shed_one(server_.fd())) return back_off(more);
-            refused_.count("out of file descriptors, refused a connection");
+            // A queued connection stays queued: shed it, or we would be told
+            // again at once. With nothing to shed, or the reserve lost, pause.
+            // io_uring takes the descriptor before it looks at the queue, so
+            // this also comes when nobody is waiting: then until somebody is.
+            if (spare_.shed_one(server_.fd()))
+                refused_.count("out of file descriptors, refused a connection");
+            else
+                pause_accepting(errno == EAGAIN || errno == EWOULDBLOCK ? kUntilAClientWaits
+                                                                        : kTenMilliseconds);
         } else if (cqe.res == -ENOBUFS || cqe.res == -ENOMEM) {
             failed_.count(std::strerror(-cqe.res));
-            return back_off(more);
-        } // else ECONNABORTED and the like: accept(2) says try again
-        if (!more) arm_accept();
+            pause_accepting(kTenMilliseconds);
+        } // else ECONNABORTED and the like: accept(2) says try again;
+          // -ECANCELED: our pause stopped it
+        if (!accept_armed_ && !accept_paused_) arm_accept();
     }
-    // [/snippet]
 
-    // A 10 ms timeout operation, then accept again. A multishot accept that
-    // is still running is left alone: it reports again when it can.
-    void back_off(bool more) {
-        if (more) return;
+    // Stops accepting for 10 ms (a timeout operation), or until a client
+    // waits to be accepted (a poll of the listener), then accepts again. A
+    // multishot accept still running is cancelled first, or it would report
+    // the same failure again at once, as fast as the kernel can.
+    enum Pause { kTenMilliseconds, kUntilAClientWaits };
+    void pause_accepting(Pause how) {
+        if (accept_paused_) return;
+        accept_paused_ = true;
+        if (accept_armed_) cancel(tag(this, kAccept));
         static const __kernel_timespec ten_ms{0, 10'000'000};
         io_uring_sqe* s = loop_.sqe();
-        s->opcode = IORING_OP_TIMEOUT;
-        s->addr = reinterpret_cast<uint64_t>(&ten_ms);
-        s->len = 1;
+        if (how == kTenMilliseconds) {
+            s->opcode = IORING_OP_TIMEOUT;
+            s->addr = reinterpret_cast<uint64_t>(&ten_ms);
+            s->len = 1;
+        } else {
+            s->opcode = IORING_OP_POLL_ADD;
+            s->fd = server_.fd();
+            s->poll32_events = POLLIN;
+        }
         s->user_data = tag(this, kTimer);
     }
+
+    void on_pause_over() {
+        accept_paused_ = false;
+        if (!accept_armed_) arm_accept(); // else when the cancelled one reports
+    }
+    // [/snippet]
 
     void start(int fd) {
         auto c = std::make_unique<Connection>(fd);
@@ -384,6 +409,8 @@ class Server {
     EchoServer& server_;
     UringLoop loop_;
     bool multishot_;
+    bool accept_armed_ = false;  // an accept is in flight (multishot or not)
+    bool accept_paused_ = false; // backing off: a timeout is in flight
     SpareFd spare_;
     RateLimitedLog refused_{"accept"};
     RateLimitedLog failed_{"accept failed, retrying shortly"};
