@@ -30,8 +30,15 @@ endfunction()
 #
 # registers a variant: a program already built, always run with ARGS, under
 # its own name, so the tour, the bench and the suites treat it as a server.
+#
+#   ioladder_echo_server(echo_tcp_kqueue tcp VIA epoll)
+#
+# says that on this build the server's mechanism runs on another one (chapter
+# 04's kqueue on Linux, through its teaching layer); the tour and the bench
+# print "(via epoll)" after its name. The list line gets a "via=epoll" word
+# before the path.
 function(ioladder_echo_server name proto)
-  cmake_parse_arguments(arg "" "PROGRAM" "ARGS" ${ARGN})
+  cmake_parse_arguments(arg "" "PROGRAM;VIA" "ARGS" ${ARGN})
   if(NOT proto MATCHES "^(tcp|udp)$")
     message(FATAL_ERROR "ioladder_echo_server(${name}): protocol must be tcp or udp, not '${proto}'")
   endif()
@@ -44,13 +51,18 @@ function(ioladder_echo_server name proto)
   ioladder_chapter_label(label)
   get_filename_component(dir "${CMAKE_CURRENT_SOURCE_DIR}" NAME)
   list(JOIN arg_ARGS " " args)
-  string(STRIP "${label} ${dir} ${name} ${proto} $<TARGET_FILE:${target}> ${args}" line)
+  set(via "")
+  if(arg_VIA)
+    set(via "via=${arg_VIA} ")
+  endif()
+  string(STRIP "${label} ${dir} ${name} ${proto} ${via}$<TARGET_FILE:${target}> ${args}" line)
   set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVERS "${line}")
   set_property(GLOBAL APPEND PROPERTY IOLADDER_SERVER_TARGETS ${target})
 endfunction()
 
 # Writes the registered servers, one per line ("ch01 01-select echo_udp_select
-# udp /abs/path"), to <file> at generate time. Tests, the tour and the bench
+# udp /abs/path", or "... tcp via=epoll /abs/path --level"), to <file> at
+# generate time. Tests, the tour and the bench
 # read this file instead of hard-coding paths.
 function(ioladder_write_server_list file)
   get_property(servers GLOBAL PROPERTY IOLADDER_SERVERS)

@@ -9,6 +9,7 @@
 
 #include "log.hpp"
 #include "options.hpp"
+#include "posix_compat.hpp" // macOS and FreeBSD (chapter 04): what Linux has and they lack
 
 #include <arpa/inet.h>
 #include <cstdint>

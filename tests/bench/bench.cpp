@@ -264,8 +264,9 @@ std::string markdown(const Options& o, const std::vector<Cell>& cells) {
     md << "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const Cell& c : cells) {
         auto rates = each(c, [](const Sample& s) { return s.rate; });
-        md << "| " << c.server.name << " | " << c.load.name() << " | " << fmt("%.0f", median(rates))
-           << " | " << fmt("%.0f", *std::min_element(rates.begin(), rates.end())) << "–"
+        md << "| " << c.server.label() << " | " << c.load.name() << " | "
+           << fmt("%.0f", median(rates)) << " | "
+           << fmt("%.0f", *std::min_element(rates.begin(), rates.end())) << "–"
            << fmt("%.0f", *std::max_element(rates.begin(), rates.end())) << " | "
            << fmt("%.0f", median(each(c, [](const Sample& s) { return s.p50; }))) << " | "
            << fmt("%.0f", median(each(c, [](const Sample& s) { return s.p99; }))) << " | "

@@ -248,19 +248,7 @@ Outcome check_mod_only_under_backpressure(const std::string& name) {
         // Send without reading until the kernel takes nothing for a while:
         // our send buffer, the server's receive buffer, its 64 KiB output
         // buffer and its send buffer are all full.
-        auto quiet_since = std::chrono::steady_clock::now();
-        while (std::chrono::steady_clock::now() - quiet_since < milliseconds(300)) {
-            size_t n = flooder.send_some(chunk);
-            if (n > 0) {
-                flood += chunk.substr(0, n);
-                std::rotate(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n),
-                            chunk.end());
-                quiet_since = std::chrono::steady_clock::now();
-            } else {
-                std::this_thread::sleep_for(milliseconds(5));
-            }
-            REQUIRE(flood.size() < 256u * 1024 * 1024); // a server that never pushes back
-        }
+        flood = hostile::flood_until_stall(flooder, chunk, milliseconds(300));
         flooder.shutdown_write();
         REQUIRE(flooder.recv_until_eof(seconds(20)) == flood);
         reader.send_all(ping); // still served

@@ -103,77 +103,32 @@ TEST_CASE("echo_tcp_epoll_fair registers once with EPOLLET and makes at most 3 c
 
 // ---- data and FIN in one edge ------------------------------------------------
 
-namespace {
-
-// The server is stopped (SIGSTOP) while the client sends its last bytes and
-// its FIN, so that when it runs again one epoll_wait reports both in a single
-// edge: EPOLLIN | EPOLLRDHUP. The recv of the data is a short read; a server
-// that stopped there would never read the 0 behind it, and no new edge would
-// come, so the client would wait for its EOF forever.
-void check_data_and_fin_in_one_edge(const std::string& name) {
-    auto proc = ServerProcess::start(find_server(name));
-    for (int round = 0; round < 5; ++round) {
-        TcpClient client(proc.port());
-        client.send_all("hello;"); // accepted and served before the stop
-        REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
-        REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
-        const std::string last = "last words before the FIN, round " + std::to_string(round);
-        client.send_all(last);
-        client.shutdown_write();
-        std::this_thread::sleep_for(std::chrono::milliseconds(50)); // both are queued
-        REQUIRE(kill(proc.pid(), SIGCONT) == 0);
-        INFO(name << " round " << round);
-        REQUIRE(client.recv_until_eof(seconds(5)) == last);
-    }
-    int code = proc.stop();
-    INFO(name << " stderr:\n" << proc.stderr_text());
-    CHECK(code == 0);
-}
-
-// The same with an urgent mark in the middle: recv() stops short at it
-// (tcp(7)), though ordinary data follows. The urgent byte itself is not
-// inline (no SO_OOBINLINE), so the echo is the ordinary bytes around it.
-void check_urgent_mark_in_one_edge(const std::string& name) {
-    auto proc = ServerProcess::start(find_server(name));
-    TcpClient client(proc.port());
-    client.send_all("hello;");
-    REQUIRE(client.recv_exact(6, seconds(5)) == "hello;");
-    REQUIRE(kill(proc.pid(), SIGSTOP) == 0);
-    const std::string before(100, 'b'), after(100, 'a');
-    client.send_all(before);
-    REQUIRE(send(client.fd(), "!", 1, MSG_OOB) == 1);
-    client.send_all(after);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50)); // all queued
-    REQUIRE(kill(proc.pid(), SIGCONT) == 0);
-    CHECK(client.recv_exact(before.size() + after.size(), seconds(5)) == before + after);
-    client.shutdown_write();
-    CHECK(client.recv_until_eof(seconds(5)).empty());
-    int code = proc.stop();
-    INFO(name << " stderr:\n" << proc.stderr_text());
-    CHECK(code == 0);
-}
-
-} // namespace
+// The server is stopped while the client sends its last bytes and its FIN
+// (or bytes around an urgent mark), so one epoll_wait reports them in a
+// single edge: EPOLLIN | EPOLLRDHUP (or EPOLLPRI). The checks are shared
+// with chapter 04 (hostile.hpp).
+using ioladder::test::hostile::check_data_and_fin_in_one_wakeup;
+using ioladder::test::hostile::check_urgent_mark_in_one_wakeup;
 
 TEST_CASE("echo_tcp_epoll_et echoes the bytes behind an urgent mark that arrived in the same edge",
           "[ch03][rdhup]") {
-    check_urgent_mark_in_one_edge("echo_tcp_epoll_et");
+    check_urgent_mark_in_one_wakeup("echo_tcp_epoll_et");
 }
 
 TEST_CASE("echo_tcp_epoll_fair echoes the bytes behind an urgent mark that arrived in the same "
           "edge",
           "[ch03][rdhup]") {
-    check_urgent_mark_in_one_edge("echo_tcp_epoll_fair");
+    check_urgent_mark_in_one_wakeup("echo_tcp_epoll_fair");
 }
 
 TEST_CASE("echo_tcp_epoll_et echoes the data and closes when data and FIN arrive in one edge",
           "[ch03][rdhup]") {
-    check_data_and_fin_in_one_edge("echo_tcp_epoll_et");
+    check_data_and_fin_in_one_wakeup("echo_tcp_epoll_et");
 }
 
 TEST_CASE("echo_tcp_epoll_fair echoes the data and closes when data and FIN arrive in one edge",
           "[ch03][rdhup]") {
-    check_data_and_fin_in_one_edge("echo_tcp_epoll_fair");
+    check_data_and_fin_in_one_wakeup("echo_tcp_epoll_fair");
 }
 
 // ---- starvation ------------------------------------------------------------

@@ -1,5 +1,6 @@
 // harness.cpp: see harness.hpp.
 #include "harness.hpp"
+#include "posix_compat.hpp" // chapters/common: pipe2, SOCK_NONBLOCK where missing (macOS)
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -237,8 +238,12 @@ std::vector<ServerInfo> load_server_list(const std::string& file) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         std::istringstream words(line);
         ServerInfo s;
-        if (!(words >> s.chapter >> s.dir >> s.name >> s.proto >> s.path) ||
-            (s.proto != "tcp" && s.proto != "udp"))
+        bool ok = static_cast<bool>(words >> s.chapter >> s.dir >> s.name >> s.proto >> s.path);
+        if (ok && s.path.rfind("via=", 0) == 0) {
+            s.via = s.path.substr(4);
+            ok = static_cast<bool>(words >> s.path);
+        }
+        if (!ok || (s.proto != "tcp" && s.proto != "udp"))
             throw std::runtime_error(file + ":" + std::to_string(number) +
                                      ": expected 'chapter dir name tcp|udp path [args...]', got '" +
                                      line + "'");
@@ -723,6 +728,13 @@ rlim_t raise_fd_limit(rlim_t want) {
     }
     getrlimit(RLIMIT_NOFILE, &rl);
     return rl.rlim_cur;
+}
+
+Availability proc_available() {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return {false, "needs Linux's /proc/<pid>/fd and status (not on this system)"};
+    closedir(d);
+    return {true, ""};
 }
 
 Availability fd_limit_at_least(rlim_t need) {

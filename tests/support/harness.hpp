@@ -24,9 +24,14 @@ using std::chrono::milliseconds;
 // One line of servers.txt: "ch01 01-select echo_udp_select udp /abs/path",
 // optionally followed by arguments the program always runs with (a variant
 // such as "echo_tcp_epoll_lt_armfirst ... /abs/echo_tcp_epoll_lt --arm-first").
+// A "via=epoll" word before the path says the server's mechanism runs on
+// another one in this build (chapter 04's kqueue on Linux).
 struct ServerInfo {
     std::string chapter, dir, name, proto, path;
     std::vector<std::string> args;
+    std::string via; // "epoll", or empty
+    // The name as the tour and the bench print it: "echo_tcp_kqueue (via epoll)".
+    std::string label() const { return via.empty() ? name : name + " (via " + via + ")"; }
 };
 
 // Reads the server list; throws on a line that has fewer than the five
@@ -203,6 +208,11 @@ Availability io_uring_available();
 // contains "uring" needs io_uring; the others need nothing. Every suite, the
 // tour and the bench skip a server that is not available, with this reason.
 Availability server_available(const ServerInfo& server);
+
+// ok when this system has Linux's /proc/<pid>/fd, where a server's descriptor
+// count and memory (rss_kib(), fd_count()) are read; macOS and FreeBSD (chapter
+// 04's native builds) usually do not.
+Availability proc_available();
 
 // Raises the soft RLIMIT_NOFILE toward `want` (never above the hard limit)
 // and returns the soft limit in force afterwards.

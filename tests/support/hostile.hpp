@@ -56,6 +56,26 @@ void figure(const std::string& server, const std::string& text);
 // server that is not limited by select()'s bitmap. Needs RLIMIT_NOFILE room.
 Outcome tcp_serves_beyond_fd_setsize(const std::string& server);
 
+// Data and the FIN arrive in one wakeup, five times: the server is stopped
+// (SIGSTOP) while a client sends its last bytes and its FIN, so that one
+// report says both. The client must get every byte back, then EOF. A server
+// that stops at the short read never reads the 0 behind it, and no new
+// report comes (chapters 03 and 04).
+void check_data_and_fin_in_one_wakeup(const std::string& server);
+
+// The same with a TCP urgent mark in the middle: recv() stops short at it
+// (tcp(7)) with ordinary data behind it. The urgent byte itself is not
+// inline (no SO_OOBINLINE), so the echo is the ordinary bytes around it.
+void check_urgent_mark_in_one_wakeup(const std::string& server);
+
+// Sends without reading, on `client`, until the kernel has taken nothing for
+// `quiet` (every buffer between the client and the server is full, and the
+// server has stopped reading it). The bytes are `chunk` over and over, each
+// time rotated by what was sent, so they start with chunk's first bytes.
+// Returns everything sent. Fails if more than 256 MiB goes in (a server that
+// never pushes back).
+std::string flood_until_stall(TcpClient& client, std::string chunk, milliseconds quiet);
+
 // The syscall fingerprint: the server's echo measured under strace
 // (measure_echo_cost, 200 round trips), printed as a figure; then a clean
 // exit, a wait among `waits_in` at least once per echoed message, none of

@@ -130,23 +130,31 @@ TEST_CASE("the strace parser reads a real trace of a program that leaks a descri
 
 // ---- the server list -------------------------------------------------------
 
-TEST_CASE("the server list is read, with a variant's arguments, and a malformed line is rejected",
+TEST_CASE("the server list is read, with a variant's arguments and a via word, and a malformed "
+          "line is rejected",
           "[support]") {
     std::string path = temp_path("servers") + ".txt";
     {
         std::ofstream f(path);
         f << "ch01 01-select echo_udp_select udp /x/echo_udp_select\n\n"
              "ch01 01-select echo_tcp_poll tcp /x/echo_tcp_poll\n"
-             "ch02 02-epoll-level echo_v tcp /x/echo_tcp_epoll_lt --arm-first -q\n";
+             "ch02 02-epoll-level echo_v tcp /x/echo_tcp_epoll_lt --arm-first -q\n"
+             "ch04 04-kqueue echo_k tcp via=epoll /x/echo_tcp_kqueue --level\n";
     }
     auto list = load_server_list(path);
-    REQUIRE(list.size() == 3);
+    REQUIRE(list.size() == 4);
     CHECK(list[1].name == "echo_tcp_poll");
     CHECK(list[1].proto == "tcp");
     CHECK(list[1].path == "/x/echo_tcp_poll");
     CHECK(list[1].args.empty());
     CHECK(list[2].args == std::vector<std::string>{"--arm-first", "-q"});
-    for (const char* bad : {"ch01 01-select echo tcp\n", "ch01 01-select echo sctp /x\n"}) {
+    CHECK(list[2].label() == "echo_v");
+    CHECK(list[3].via == "epoll");
+    CHECK(list[3].path == "/x/echo_tcp_kqueue");
+    CHECK(list[3].args == std::vector<std::string>{"--level"});
+    CHECK(list[3].label() == "echo_k (via epoll)");
+    for (const char* bad : {"ch01 01-select echo tcp\n", "ch01 01-select echo sctp /x\n",
+                            "ch04 04-kqueue echo tcp via=epoll\n"}) {
         std::ofstream(path) << bad;
         CHECK_THROWS_WITH(load_server_list(path), contains_text(":1:"));
     }

@@ -134,17 +134,17 @@ int main(int argc, char** argv) {
             row.cost = "n/a (echo failed)";
     }
 
-    int width = 20; // the program column fits the longest name
+    int width = 20; // the program column fits the longest name, with its "(via epoll)"
     for (const Row& r : rows)
-        width = std::max(width, static_cast<int>(r.server.name.size()));
+        width = std::max(width, static_cast<int>(r.server.label().size()));
     std::printf("\n%-8s %-*s %-6s %-12s %-14s %s\n", "chapter", width, "program", "proto", "echoed",
                 "syscalls/echo", "made of (per echoed message)");
     std::printf("%s\n", std::string(80 + static_cast<size_t>(width), '-').c_str());
     bool all_ok = true;
     for (const Row& r : rows) {
         std::printf("%-8s %-*s %-6s %-12s %-14s %s\n", r.server.chapter.c_str(), width,
-                    r.server.name.c_str(), r.server.proto.c_str(), r.echoed.c_str(), r.cost.c_str(),
-                    r.detail.c_str());
+                    r.server.label().c_str(), r.server.proto.c_str(), r.echoed.c_str(),
+                    r.cost.c_str(), r.detail.c_str());
         all_ok = all_ok && r.ok;
     }
     std::printf("\nsyscalls/echo: system calls the server made per echoed message, counted by\n"
