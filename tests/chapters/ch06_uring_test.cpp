@@ -139,7 +139,7 @@ TEST_CASE("echo_tcp_uring exits 1 naming the reason when io_uring_setup is refus
 }
 
 // The 64 KiB bound, as the kernel enforces it: a client that sends and does
-// not read fills the connection's 16 buffers with echoes waiting to be sent;
+// not read fills the connection's 4 buffers with echoes waiting to be sent;
 // the recv then stops (-ENOBUFS with a buffer ring, no free buffer without)
 // and the client's data waits in the kernel. Once the client reads, the
 // buffers come back, reading resumes, and every byte returns in order.
@@ -168,12 +168,15 @@ static void check_backpressure(const std::string& name) {
     figure(name, "backpressure_sent_before_stop=" + std::to_string(sent));
 }
 
-TEST_CASE("echo_tcp_uring stops reading at 16 buffers and resumes when they are sent", "[ch06]") {
+TEST_CASE(
+    "echo_tcp_uring stops reading when its 64 KiB of buffers wait and resumes when they are sent",
+    "[ch06]") {
     IOLADDER_NEEDS_URING("echo_tcp_uring");
     check_backpressure("echo_tcp_uring");
 }
 
-TEST_CASE("echo_tcp_uring_single stops reading at 16 buffers and resumes when they are sent",
+TEST_CASE("echo_tcp_uring_single stops reading when its 64 KiB of buffers wait and resumes when "
+          "they are sent",
           "[ch06]") {
     IOLADDER_NEEDS_URING("echo_tcp_uring_single");
     check_backpressure("echo_tcp_uring_single");
