@@ -65,26 +65,6 @@ namespace {
 
 enum : uint64_t { kTarget = 1, kCancel = 2 };
 
-// The results this program meets, by name. -512 is ERESTARTSYS, a code
-// internal to the kernel, which an open interrupted in a worker lets out
-// (seen here on 6.18; paritytech/polkavm pull request 154 met it on 6.10).
-std::string res_name(int res) {
-    switch (res) {
-    case -ECANCELED:
-        return "-ECANCELED";
-    case -ENOENT:
-        return "-ENOENT";
-    case -EALREADY:
-        return "-EALREADY";
-    case -EINTR:
-        return "-EINTR";
-    case -512:
-        return "-ERESTARTSYS";
-    default:
-        return std::to_string(res);
-    }
-}
-
 std::unique_ptr<Ring> make_ring(unsigned flags) {
     Ring::Setup setup;
     setup.entries = 8;
@@ -153,8 +133,8 @@ void report(const char* name, const Pair& p, bool ok, const char* meaning) {
     if (!p.complete) {
         std::printf("%-12s a CQE is missing: none within a second\n", name);
     } else {
-        std::printf("%-12s cancel=%s target=%s first=%s%s\n", name, res_name(p.cancel).c_str(),
-                    res_name(p.target).c_str(), p.cancel_first ? "cancel" : "target",
+        std::printf("%-12s cancel=%s target=%s first=%s%s\n", name, result_name(p.cancel).c_str(),
+                    result_name(p.target).c_str(), p.cancel_first ? "cancel" : "target",
                     ok ? "" : "  NOT ALLOWED");
         std::printf("%-12s   %s\n", "", meaning);
     }
@@ -182,7 +162,7 @@ void unknown() {
     std::vector<io_uring_cqe> got = wait_cqes(*ring, 1);
     bool ok = got.size() == 1 && got[0].res == -ENOENT;
     std::printf("%-12s cancel=%s\n",
-                "unknown:", got.empty() ? "missing" : res_name(got[0].res).c_str());
+                "unknown:", got.empty() ? "missing" : result_name(got[0].res).c_str());
     std::printf("%-12s   nothing in flight has that user_data\n", "");
     failed = failed || !ok;
 }

@@ -46,6 +46,13 @@ std::string unavailable_reason(int err) {
     }
 }
 
+std::string result_name(int res) {
+    if (res >= 0) return std::to_string(res);
+    if (res == -512) return "-ERESTARTSYS";
+    const char* name = strerrorname_np(-res); // glibc 2.32
+    return name ? std::string("-") + name : std::to_string(res);
+}
+
 // [snippet: ordering]
 // ordering: the kernel and this process touch the ring indexes at the same
 // time, from different CPUs. A plain load or store could be reordered with

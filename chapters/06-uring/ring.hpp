@@ -36,6 +36,12 @@ int sys_io_uring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
 // Why io_uring_setup failed, in words a reader can act on.
 std::string unavailable_reason(int err);
 
+// A CQE's res as text: a count ("17"), or the negated errno by name
+// ("-ECANCELED"). -512 is ERESTARTSYS, a code internal to the kernel, which
+// an open interrupted in a worker lets out (seen on 6.18; paritytech/polkavm
+// pull request 154 met it on 6.10).
+std::string result_name(int res);
+
 class Ring {
   public:
     struct Setup {

@@ -7,6 +7,7 @@
 #include "catch_compat.hpp"
 #include "ch06_uring_support.hpp"
 #include "enum_names.hpp"
+#include "ring.hpp"
 #include "support.hpp"
 
 #include <cerrno>
@@ -29,23 +30,6 @@ io_uring_cqe cqe(uint64_t user_data, int res, uint32_t flags = 0) {
     return io_uring_cqe{user_data, res, flags};
 }
 
-std::string res_text(int res) {
-    switch (res) {
-    case -ECANCELED:
-        return "-ECANCELED";
-    case -ENOENT:
-        return "-ENOENT";
-    case -EALREADY:
-        return "-EALREADY";
-    case -EINTR:
-        return "-EINTR";
-    case -ECONNRESET:
-        return "-ECONNRESET";
-    default:
-        return std::to_string(res);
-    }
-}
-
 std::string describe(const std::vector<io_uring_cqe>& cqes) {
     std::string s;
     for (const io_uring_cqe& c : cqes) {
@@ -53,7 +37,7 @@ std::string describe(const std::vector<io_uring_cqe>& cqes) {
         s += c.user_data == kTarget   ? "target "
              : c.user_data == kCancel ? "cancel "
                                       : "another operation ";
-        s += res_text(c.res);
+        s += ioladder::uring::result_name(c.res);
         if (c.flags & IORING_CQE_F_MORE) s += " (F_MORE)";
     }
     return s;
@@ -85,8 +69,10 @@ void feed(const std::vector<io_uring_cqe>& cqes, const Expected& want) {
     }
     CHECK(tracker.outcome() == want.outcome);
     INFO("result() is the target's res; cancel_result() the cancel's");
-    CHECK(res_text(tracker.result()) == res_text(want.result));
-    CHECK(res_text(tracker.cancel_result()) == res_text(want.cancel_result));
+    CHECK(ioladder::uring::result_name(tracker.result()) ==
+          ioladder::uring::result_name(want.result));
+    CHECK(ioladder::uring::result_name(tracker.cancel_result()) ==
+          ioladder::uring::result_name(want.cancel_result));
 }
 
 void both_orders(int target_res, int cancel_res, Outcome outcome) {
@@ -185,7 +171,7 @@ TEST_CASE("a receive with no data to wait for is cancelled: two CQEs, and releas
     submit_recv_and_cancel(ring, ours.get(), buf, sizeof buf);
     CancelTracker tracker = track(ring, {}, 2);
     CHECK(tracker.outcome() == Outcome::cancelled);
-    CHECK(res_text(tracker.result()) == "-ECANCELED");
+    CHECK(ioladder::uring::result_name(tracker.result()) == "-ECANCELED");
     CHECK(tracker.cancel_result() == 0);
 }
 
@@ -199,7 +185,7 @@ TEST_CASE("a receive that finished before its cancel arrived keeps its bytes", "
     CancelTracker tracker = track(ring, {}, 2);
     CHECK(tracker.outcome() == Outcome::completed);
     CHECK(tracker.result() == 3);
-    CHECK(res_text(tracker.cancel_result()) == "-ENOENT");
+    CHECK(ioladder::uring::result_name(tracker.cancel_result()) == "-ENOENT");
     CHECK(bytes(buf, 3) == "xyz");
 }
 
